@@ -1,0 +1,34 @@
+"""mcalc: a JAX functional research framework for the matrix calculus of classic ML.
+
+The seven problems of ``spec/problems.md`` as pure JAX functions, each beside its
+closed-form gradient, verified against ``jax.grad`` and finite differences.
+"""
+
+from .models import ResidualNet as ResidualNet
+from .problems import Derivation as Derivation
+from .problems import LeastSquaresResult as LeastSquaresResult
+from .problems import RankDeficientWarning as RankDeficientWarning
+from .problems import bipolar_sigmoid as bipolar_sigmoid
+from .problems import bipolar_squared as bipolar_squared
+from .problems import bipolar_squared_grad as bipolar_squared_grad
+from .problems import derivations as derivations
+from .problems import frobenius as frobenius
+from .problems import frobenius_grad as frobenius_grad
+from .problems import gaussian_nll as gaussian_nll
+from .problems import gaussian_nll_grad as gaussian_nll_grad
+from .problems import least_squares as least_squares
+from .problems import logistic_l2 as logistic_l2
+from .problems import logistic_l2_grad as logistic_l2_grad
+from .problems import logistic_l2_hessian as logistic_l2_hessian
+from .problems import quadratic_form as quadratic_form
+from .problems import quadratic_form_grad as quadratic_form_grad
+from .problems import quadratic_form_grad_X as quadratic_form_grad_X
+from .problems import resnet_forward as resnet_forward
+from .problems import resnet_grad as resnet_grad
+from .problems import resnet_grad_h as resnet_grad_h
+from .problems import resnet_init as resnet_init
+from .problems import resnet_loss as resnet_loss
+from .problems import trace_power as trace_power
+from .problems import trace_power_grad as trace_power_grad
+
+__version__ = "0.1.0"

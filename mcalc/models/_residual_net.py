@@ -1,0 +1,67 @@
+"""The P7 residual network as a flax NNX module.
+
+Its three parameters are exactly the arrays of :func:`mcalc.resnet_init`'s dict,
+and its forward pass *is* :func:`mcalc.resnet_forward`, so the module, the
+functional API and the closed-form gradient :func:`mcalc.resnet_grad` agree by
+construction. Train it purely by crossing ``jit`` with ``nnx.split``/``nnx.merge``
+or by moving between the module and the dict with :meth:`ResidualNet.params`
+and :meth:`ResidualNet.from_params`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from ..problems._p7_resnet import _params, resnet_forward, resnet_init
+
+__all__ = ["ResidualNet"]
+
+
+class ResidualNet(nnx.Module):
+    """``g = σ(w2ᵀ(x + σ(W1 σ(W0 x))))`` with input width ``D`` and hidden width ``M``.
+
+    Args:
+      D: input (and residual) width, ``>= 1``.
+      M: hidden width, ``>= 1``.
+      rngs: ``nnx.Rngs`` supplying the ``params`` stream.
+      dtype: floating dtype of the parameters.
+
+    Attributes:
+      W0: ``nnx.Param`` ``[M, D]``; W1: ``nnx.Param`` ``[D, M]``; w2: ``nnx.Param`` ``[D]``.
+
+    Example:
+      >>> import jax.numpy as jnp, mcalc
+      >>> from flax import nnx
+      >>> net = mcalc.ResidualNet(D=3, M=4, rngs=nnx.Rngs(0))
+      >>> net(jnp.zeros((2, 3))).shape
+      (2,)
+    """
+
+    def __init__(self, D: int, M: int, *, rngs: nnx.Rngs, dtype: Any = jnp.float32):
+        p = resnet_init(rngs.params(), D, M, dtype=dtype)
+        self.D, self.M = int(D), int(M)
+        self.W0 = nnx.Param(p["W0"])
+        self.W1 = nnx.Param(p["W1"])
+        self.w2 = nnx.Param(p["w2"])
+
+    def __call__(self, X: jax.Array) -> jax.Array:
+        """Outputs ``[N]`` for inputs ``X: [N, D]``; the same as ``resnet_forward(self.params(), X)``."""
+        return resnet_forward(self.params(), X)
+
+    def params(self) -> dict[str, jax.Array]:
+        """The parameters as ``{"W0": [M, D], "W1": [D, M], "w2": [D]}``."""
+        return {"W0": self.W0[...], "W1": self.W1[...], "w2": self.w2[...]}
+
+    @classmethod
+    def from_params(cls, params: dict[str, jax.Array]) -> ResidualNet:
+        """A module holding exactly the arrays of ``params`` (as :func:`resnet_init` returns)."""
+        p, D, M = _params("mcalc.ResidualNet.from_params", params)
+        net = nnx.eval_shape(lambda: cls(D, M, rngs=nnx.Rngs(0), dtype=p["W0"].dtype))
+        net.W0 = nnx.Param(p["W0"])
+        net.W1 = nnx.Param(p["W1"])
+        net.w2 = nnx.Param(p["w2"])
+        return net

@@ -1,0 +1,112 @@
+"""P3 -- a bipolar sigmoid unit with the squared loss, labels ``y ∈ {-1, 1}``.
+
+.. math::
+   f(x; w) = \\frac{1 - e^{-a}}{1 + e^{-a}} = \\tanh(a/2) = 2\\sigma(a) - 1, \\quad a = w^\\top x,
+   \\qquad L = \\tfrac12 \\sum_i (f_i - y_i)^2
+
+``df/da = (1 - f²)/2``, so ``∇L = Σ_i (f_i - y_i)(1 - f_i²)/2 · x_i = Xᵀ[(f - y) ⊙ (1 - f²)/2]``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from .. import _validation as v
+from ._derivation import Derivation
+
+__all__ = ["bipolar_sigmoid", "bipolar_squared", "bipolar_squared_grad", "DERIVATIONS"]
+
+
+def bipolar_sigmoid(a: jax.Array) -> jax.Array:
+    """The bipolar sigmoid ``(1 - e^{-a}) / (1 + e^{-a})``, elementwise, values in ``(-1, 1)``.
+
+    .. math:: \\frac{1 - e^{-a}}{1 + e^{-a}} = \\tanh(a/2)
+
+    Args:
+      a: array of any shape.
+
+    Returns:
+      Array of ``a``'s shape and dtype.
+
+    Example:
+      >>> import jax.numpy as jnp, mcalc
+      >>> mcalc.bipolar_sigmoid(jnp.array([0.0, -1000.0]))
+      Array([ 0., -1.], dtype=float32)
+    """
+    a = v.as_float("mcalc.bipolar_sigmoid", "a", a)
+    # tanh(a/2): the quotient form overflows (inf/inf = NaN) for very negative a.
+    return jnp.tanh(a / 2)
+
+
+def bipolar_squared(w: jax.Array, X: jax.Array, y: jax.Array) -> jax.Array:
+    """Half the summed squared error of a bipolar sigmoid unit.
+
+    .. math:: L(w) = \\tfrac12 \\sum_i (\\tanh(x_i^\\top w / 2) - y_i)^2
+
+    Args:
+      w: ``[D]`` weights.
+      X: ``[N, D]`` inputs, one sample per row.
+      y: ``[N]`` targets in ``{-1, 1}``.
+
+    Returns:
+      The scalar loss.
+
+    Raises:
+      ValueError: on shapes that do not fit together.
+
+    Example:
+      >>> import jax.numpy as jnp, mcalc
+      >>> float(mcalc.bipolar_squared(jnp.zeros(2), jnp.ones((3, 2)), jnp.ones(3)))
+      1.5
+    """
+    w, X, y = v.linear_model_args("mcalc.bipolar_squared", w, X, y)
+    f = jnp.tanh((X @ w) / 2)
+    return 0.5 * jnp.sum((f - y) ** 2)
+
+
+def bipolar_squared_grad(w: jax.Array, X: jax.Array, y: jax.Array) -> jax.Array:
+    """Closed-form gradient of :func:`bipolar_squared` in ``w``; equals ``jax.grad(bipolar_squared)``.
+
+    .. math:: \\nabla L = X^\\top\\big[(f - y) \\odot (1 - f^2)/2\\big], \\quad f = \\tanh(Xw/2)
+
+    Args:
+      w: ``[D]``; X: ``[N, D]``; y: ``[N]``.
+
+    Returns:
+      ``[D]``.
+
+    Example:
+      >>> import jax.numpy as jnp, mcalc
+      >>> mcalc.bipolar_squared_grad(jnp.zeros(2), jnp.ones((3, 2)), jnp.ones(3))
+      Array([-1.5, -1.5], dtype=float32)
+    """
+    w, X, y = v.linear_model_args("mcalc.bipolar_squared_grad", w, X, y)
+    f = jnp.tanh((X @ w) / 2)
+    # r @ X rather than X.T @ r: the fast layout for a tall X on the CPU.
+    return ((f - y) * (1 - f * f) / 2) @ X
+
+
+def _sample(key, dtype):
+    kn, kd, kw, kx, ky = jax.random.split(key, 5)
+    N = int(jax.random.randint(kn, (), 3, 40))
+    D = int(jax.random.randint(kd, (), 1, 8))
+    X = jax.random.normal(kx, (N, D), dtype)
+    w = jax.random.normal(kw, (D,), dtype) / jnp.sqrt(jnp.asarray(D, dtype))
+    y = jnp.where(jax.random.bernoulli(ky, 0.5, (N,)), 1, -1).astype(dtype)
+    return w, X, y
+
+
+DERIVATIONS = (
+    Derivation(
+        name="bipolar_squared",
+        problem="P3",
+        f=bipolar_squared,
+        grad=bipolar_squared_grad,
+        argnum=0,
+        sample=_sample,
+        formula=r"\tfrac12\sum_i(\tanh(x_i^\top w/2) - y_i)^2",
+        grad_formula=r"X^\top[(f - y)\odot(1 - f^2)/2]",
+        wrt="w",
+    ),
+)

@@ -1,0 +1,220 @@
+"""P4 -- Gaussian maximum likelihood for linear regression.
+
+.. math::
+   \\ln P = -\\tfrac N2 \\ln(2\\pi\\sigma^2) - \\tfrac{1}{2\\sigma^2}\\lVert y - Xw\\rVert^2
+
+Maximising over ``w`` is least squares: ``XᵀX w = Xᵀy``, ``w* = (XᵀX)⁻¹Xᵀy`` for
+full column rank, the minimum-norm ``w* = X⁺y`` otherwise. The MLE of the noise
+variance is ``σ²* = ‖y - Xw*‖² / N``. The gradient of ``-ln P`` in ``w`` is
+``-(1/σ²) Xᵀ(y - Xw)``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from .. import _validation as v
+from ._derivation import Derivation
+
+__all__ = [
+    "gaussian_nll",
+    "gaussian_nll_grad",
+    "least_squares",
+    "LeastSquaresResult",
+    "RankDeficientWarning",
+    "DERIVATIONS",
+]
+
+
+def _args(fn, w, X, y, sigma2):
+    w, X, y = v.linear_model_args(fn, w, X, y)
+    v.check_scalar(fn, "sigma2", sigma2, minimum=0.0, strict=True)
+    return w, X, y
+
+
+def gaussian_nll(
+    w: jax.Array, X: jax.Array, y: jax.Array, *, sigma2: float = 1.0
+) -> jax.Array:
+    """Negative log-likelihood of ``y ~ N(Xw, σ² I)``.
+
+    .. math:: -\\ln P = \\tfrac N2 \\ln(2\\pi\\sigma^2) + \\tfrac{1}{2\\sigma^2}\\lVert y - Xw\\rVert^2
+
+    Args:
+      w: ``[D]`` weights.
+      X: ``[N, D]`` inputs, one sample per row.
+      y: ``[N]`` targets.
+      sigma2: noise variance ``σ² > 0``.
+
+    Returns:
+      The scalar ``-ln P``.
+
+    Raises:
+      ValueError: on shapes that do not fit together, or ``sigma2 <= 0``.
+
+    Example:
+      >>> import jax.numpy as jnp, mcalc
+      >>> round(float(mcalc.gaussian_nll(jnp.zeros(1), jnp.ones((1, 1)), jnp.zeros(1))), 4)
+      0.9189
+    """
+    w, X, y = _args("mcalc.gaussian_nll", w, X, y, sigma2)
+    r = y - X @ w
+    n = X.shape[0]
+    return 0.5 * n * jnp.log(2 * math.pi * sigma2).astype(r.dtype) + (r @ r) / (2 * sigma2)
+
+
+def gaussian_nll_grad(
+    w: jax.Array, X: jax.Array, y: jax.Array, *, sigma2: float = 1.0
+) -> jax.Array:
+    """Closed-form gradient of :func:`gaussian_nll` in ``w``; equals ``jax.grad(gaussian_nll)``.
+
+    .. math:: \\nabla_w(-\\ln P) = -\\tfrac{1}{\\sigma^2} X^\\top (y - Xw)
+
+    Args:
+      w: ``[D]``; X: ``[N, D]``; y: ``[N]``; sigma2: ``σ² > 0``.
+
+    Returns:
+      ``[D]``.
+
+    Example:
+      >>> import jax.numpy as jnp, mcalc
+      >>> mcalc.gaussian_nll_grad(jnp.zeros(2), jnp.eye(2), jnp.array([1.0, 2.0]))
+      Array([-1., -2.], dtype=float32)
+    """
+    w, X, y = _args("mcalc.gaussian_nll_grad", w, X, y, sigma2)
+    # (r @ X), not X.T @ r: the fast layout for a tall X on the CPU.
+    return -((y - X @ w) @ X) / sigma2
+
+
+class LeastSquaresResult(NamedTuple):
+    """The maximum-likelihood fit of P4 (a pytree: usable under ``jit``).
+
+    Attributes:
+      w: ``[D]`` the least-squares weights; the minimum-norm solution ``X⁺y`` when
+        ``X`` is rank-deficient.
+      sigma2: scalar, the MLE of the noise variance ``‖y - Xw‖² / N``.
+      rank: integer scalar, the numerical rank of ``X`` (``D`` when the normal
+        equations were solved by Cholesky).
+    """
+
+    w: jax.Array
+    sigma2: jax.Array
+    rank: jax.Array
+
+    @property
+    def full_rank(self) -> bool:
+        """True when ``rank == D`` (then ``w`` is the unique minimiser)."""
+        return bool(self.rank == self.w.shape[0])
+
+
+class RankDeficientWarning(UserWarning):
+    """``X`` has fewer independent columns than features: the minimiser is not unique."""
+
+
+@jax.jit
+def _least_squares(X: jax.Array, y: jax.Array) -> LeastSquaresResult:
+    n, d = X.shape
+    # XᵀX contracting the sample axis directly: no transposed copy of a tall X.
+    G = jax.lax.dot_general(X, X, (((0,), (0,)), ((), ())))
+    b = y @ X
+    L = jnp.linalg.cholesky(G)
+    diag = jnp.diagonal(L)
+    eps = jnp.finfo(X.dtype).eps
+    # cond(XᵀX) ≳ (max diag L / min diag L)²; past ~1/(100 eps) the normal
+    # equations lose all digits, so hand the problem to the SVD.
+    well_conditioned = jnp.all(jnp.isfinite(L)) & (
+        jnp.min(diag) > 10 * jnp.sqrt(eps) * jnp.max(diag)
+    )
+
+    def cholesky(_):
+        w = jax.scipy.linalg.cho_solve((L, True), b)
+        return w, jnp.asarray(d, dtype=jnp.int32)
+
+    def svd(_):
+        w, _, rank, _ = jnp.linalg.lstsq(X, y)
+        return w.astype(X.dtype), rank.astype(jnp.int32)
+
+    w, rank = jax.lax.cond(well_conditioned, cholesky, svd, None)
+    r = y - X @ w
+    return LeastSquaresResult(w=w, sigma2=(r @ r) / n, rank=rank)
+
+
+def least_squares(X: jax.Array, y: jax.Array) -> LeastSquaresResult:
+    """Maximum-likelihood ``w`` and ``σ²`` of P4: least squares, robust to rank deficiency.
+
+    .. math:: w^* = (X^\\top X)^{-1} X^\\top y \\ (\\text{full rank}), \\qquad
+              w^* = X^+ y \\ (\\text{rank-deficient}), \\qquad
+              \\sigma^{2*} = \\lVert y - Xw^*\\rVert^2 / N
+
+    The normal equations are solved by Cholesky (one ``XᵀX``, the floor of the
+    problem) when ``XᵀX`` is well-conditioned; otherwise the minimum-norm
+    solution comes from the SVD (``lstsq``), and a :class:`RankDeficientWarning`
+    says so when ``X`` is rank-deficient.
+
+    Args:
+      X: ``[N, D]`` inputs, one sample per row; finite.
+      y: ``[N]`` targets; finite.
+
+    Returns:
+      A :class:`LeastSquaresResult` with ``.w``, ``.sigma2`` and ``.rank``.
+
+    Raises:
+      ValueError: on shapes that do not fit together, or NaN/Inf in ``X`` or ``y``.
+
+    Example:
+      >>> import jax.numpy as jnp, mcalc
+      >>> res = mcalc.least_squares(jnp.array([[1.0], [1.0]]), jnp.array([1.0, 3.0]))
+      >>> float(res.w[0]), float(res.sigma2), int(res.rank)
+      (2.0, 1.0, 1)
+    """
+    fn = "mcalc.least_squares"
+    X = v.as_float(fn, "X", X)
+    y = v.as_float(fn, "y", y)
+    v.check_ndim(fn, "X", X, 2, "[N, D] (one sample per row)")
+    v.check_ndim(fn, "y", y, 1, "[N]")
+    v.check_dim(fn, "y", y, 0, X.shape[0], f"N = X.shape[0] = {X.shape[0]}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{fn}: X must have at least one row and one column; got shape {X.shape}.")
+    v.check_finite(fn, "X", X)
+    v.check_finite(fn, "y", y)
+    dtype = jnp.result_type(X, y)
+    result = _least_squares(X.astype(dtype), y.astype(dtype))
+    if v.is_concrete(result.rank) and int(result.rank) < X.shape[1]:
+        warnings.warn(
+            f"{fn}: X is rank-deficient (rank {int(result.rank)} < D = {X.shape[1]}); "
+            "XᵀX is singular, so the minimum-norm solution X⁺y is returned.",
+            RankDeficientWarning,
+            stacklevel=2,
+        )
+    return result
+
+
+def _sample(key, dtype):
+    kn, kd, kw, kx, ky = jax.random.split(key, 5)
+    D = int(jax.random.randint(kd, (), 1, 8))
+    N = D + int(jax.random.randint(kn, (), 1, 30))
+    X = jax.random.normal(kx, (N, D), dtype)
+    w = jax.random.normal(kw, (D,), dtype)
+    y = X @ w + jax.random.normal(ky, (N,), dtype)
+    return w, X, y
+
+
+_SIGMA2 = 0.8
+
+DERIVATIONS = (
+    Derivation(
+        name="gaussian_nll",
+        problem="P4",
+        f=lambda w, X, y: gaussian_nll(w, X, y, sigma2=_SIGMA2),
+        grad=lambda w, X, y: gaussian_nll_grad(w, X, y, sigma2=_SIGMA2),
+        argnum=0,
+        sample=_sample,
+        formula=r"\tfrac N2\ln(2\pi\sigma^2) + \tfrac{1}{2\sigma^2}\|y - Xw\|^2",
+        grad_formula=r"-\tfrac{1}{\sigma^2}X^\top(y - Xw)",
+        wrt="w",
+    ),
+)
