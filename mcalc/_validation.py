@@ -30,6 +30,7 @@ __all__ = [
     "check_static_int",
     "check_scalar",
     "check_finite",
+    "check_binary_labels",
     "is_concrete",
 ]
 
@@ -55,9 +56,13 @@ def as_float(fn: str, name: str, x: Any) -> jax.Array:
         try:
             dtype = np.asarray(x).dtype
         except Exception as e:  # pragma: no cover - numpy raises many types here
-            raise TypeError(f"{fn}: {name} must be an array of real numbers; got {type(x).__name__}.") from e
-    if dtype == np.bool_ or jnp.issubdtype(dtype, jnp.complexfloating) or not (
-        jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
+            raise TypeError(
+                f"{fn}: {name} must be an array of real numbers; got {type(x).__name__}."
+            ) from e
+    if (
+        dtype == np.bool_
+        or jnp.issubdtype(dtype, jnp.complexfloating)
+        or not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer))
     ):
         raise TypeError(
             f"{fn}: {name} must be an array of real numbers (float32 or float64); got dtype {dtype}."
@@ -95,9 +100,7 @@ def check_same_shape(fn: str, name_a: str, a: Any, name_b: str, b: Any) -> None:
         )
 
 
-def check_dim(
-    fn: str, name: str, x: Any, axis: int, expected: int, because: str
-) -> None:
+def check_dim(fn: str, name: str, x: Any, axis: int, expected: int, because: str) -> None:
     """Require ``x.shape[axis] == expected``; ``because`` says which other size it must match."""
     shape = _shape(x)
     if shape[axis] != expected:
@@ -154,6 +157,21 @@ def check_finite(fn: str, name: str, x: Any) -> None:
         raise ValueError(
             f"{fn}: {name} must be finite; found {int(bad.sum())} NaN/Inf "
             f"value(s), the first at index {first}."
+        )
+
+
+def check_binary_labels(fn: str, name: str, y: Any) -> None:
+    """Require labels in ``{0, 1}`` when ``y`` is concrete, naming the first offending value."""
+    if not is_concrete(y):
+        return
+    arr = np.asarray(y)
+    bad = (arr != 0) & (arr != 1)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        hint = " For labels in {-1, 1}, pass (y + 1) / 2." if np.all(np.isin(arr, (-1, 1))) else ""
+        raise ValueError(
+            f"{fn}: {name} must hold labels 0 or 1; found {int(bad.sum())} other value(s), "
+            f"the first {arr[first]!r} at index {first}.{hint}"
         )
 
 

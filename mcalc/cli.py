@@ -13,11 +13,17 @@ import sys
 
 # subcommand -> (module, one-line help)
 _COMMANDS: dict[str, tuple[str, str]] = {
-    "verify": ("mcalc.verify._cli", "check every built-in closed form against jax.grad and finite differences"),
+    "verify": (
+        "mcalc.verify._cli",
+        "check every built-in closed form against jax.grad and finite differences",
+    ),
     "check": ("mcalc.check._cli", "check your own gradient function against jax.grad"),
     "train": ("mcalc.train._cli", "train one run from a config file"),
     "sweep": ("mcalc.sweep._cli", "train a hyperparameter sweep as one compiled program"),
-    "run": ("mcalc.run._cli", "the main job: verify, train every task on its default data, write a report"),
+    "run": (
+        "mcalc.run._cli",
+        "the main job: verify, train every task on its default data, write a report",
+    ),
 }
 
 

@@ -56,9 +56,7 @@ def logistic_l2(w: jax.Array, X: jax.Array, y: jax.Array, *, lam: float = 1.0) -
     return jnp.sum(jax.nn.softplus(a) - y * a) + lam * jnp.dot(w, w)
 
 
-def logistic_l2_grad(
-    w: jax.Array, X: jax.Array, y: jax.Array, *, lam: float = 1.0
-) -> jax.Array:
+def logistic_l2_grad(w: jax.Array, X: jax.Array, y: jax.Array, *, lam: float = 1.0) -> jax.Array:
     """Closed-form gradient of :func:`logistic_l2` in ``w``; equals ``jax.grad(logistic_l2)``.
 
     .. math:: \\nabla L = X^\\top(\\sigma(Xw) - y) + 2\\lambda w
@@ -81,9 +79,7 @@ def logistic_l2_grad(
     return r @ X + (2 * lam) * w
 
 
-def logistic_l2_hessian(
-    w: jax.Array, X: jax.Array, y: jax.Array, *, lam: float = 1.0
-) -> jax.Array:
+def logistic_l2_hessian(w: jax.Array, X: jax.Array, y: jax.Array, *, lam: float = 1.0) -> jax.Array:
     """Closed-form Hessian of :func:`logistic_l2`; equals ``jax.hessian(logistic_l2)``.
 
     .. math:: \\nabla^2 L = X^\\top S X + 2\\lambda I, \\quad S = \\operatorname{diag}(f_i(1-f_i))

@@ -102,7 +102,9 @@ def _inputs(fn: str, params: Any, X: Any, y: Any = None):
     p, D, M = _params(fn, params)
     X = v.as_float(fn, "X", X)
     v.check_ndim(fn, "X", X, 2, "[N, D] (one sample per row)")
-    v.check_dim(fn, "X", X, 1, D, f"D = params['W0'].shape[1] = {D}; the residual h = x + σ(u) needs it")
+    v.check_dim(
+        fn, "X", X, 1, D, f"D = params['W0'].shape[1] = {D}; the residual h = x + σ(u) needs it"
+    )
     if y is None:
         return p, X, None
     y = v.as_float(fn, "y", y)
@@ -129,7 +131,9 @@ def _forward(p: Params, X: jax.Array, E: jax.Array | float = 0.0) -> _Activation
     return _Activations(V, Z, U, H, g)
 
 
-def _backward(p: Params, X: jax.Array, y: jax.Array, acts: _Activations) -> tuple[Params, jax.Array]:
+def _backward(
+    p: Params, X: jax.Array, y: jax.Array, acts: _Activations
+) -> tuple[Params, jax.Array]:
     """The delta rule: gradients in the parameters and in ``h``."""
     V, Z, U, H, g = acts
     delta = (g - y) * g * (1 - g)  # [N]
@@ -290,7 +294,9 @@ def _by_param(name: str, argnum: int, grad_formula: str) -> Derivation:
 
 
 DERIVATIONS = (
-    _by_param("W0", 0, r"[(G_u W_1)\odot\sigma'(V)]^\top X,\ G_u = (\delta w_2^\top)\odot\sigma'(U)"),
+    _by_param(
+        "W0", 0, r"[(G_u W_1)\odot\sigma'(V)]^\top X,\ G_u = (\delta w_2^\top)\odot\sigma'(U)"
+    ),
     _by_param("W1", 1, r"G_u^\top Z,\ G_u = (\delta w_2^\top)\odot\sigma'(U)"),
     _by_param("w2", 2, r"H^\top\delta,\ \delta = (g - y)\odot g\odot(1 - g)"),
     Derivation(

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from . import _p1_trace, _p2_logistic, _p3_bipolar, _p4_gaussian, _p5_frobenius, _p6_quadratic
-from . import _p7_resnet
+from . import (
+    _p1_trace,
+    _p2_logistic,
+    _p3_bipolar,
+    _p4_gaussian,
+    _p5_frobenius,
+    _p6_quadratic,
+    _p7_resnet,
+)
 from ._derivation import Derivation
 
 _MODULES = (
