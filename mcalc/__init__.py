@@ -30,5 +30,10 @@ from .problems import resnet_init as resnet_init
 from .problems import resnet_loss as resnet_loss
 from .problems import trace_power as trace_power
 from .problems import trace_power_grad as trace_power_grad
+from .solvers import PathResult as PathResult
+from .solvers import SolverResult as SolverResult
+from .solvers import logistic_lbfgs as logistic_lbfgs
+from .solvers import logistic_newton as logistic_newton
+from .solvers import logistic_path as logistic_path
 
 __version__ = "0.1.0"

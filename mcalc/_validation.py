@@ -171,7 +171,7 @@ def check_binary_labels(fn: str, name: str, y: Any) -> None:
         hint = " For labels in {-1, 1}, pass (y + 1) / 2." if np.all(np.isin(arr, (-1, 1))) else ""
         raise ValueError(
             f"{fn}: {name} must hold labels 0 or 1; found {int(bad.sum())} other value(s), "
-            f"the first {arr[first]!r} at index {first}.{hint}"
+            f"the first {arr[first].item()!r} at index {first}.{hint}"
         )
 
 
