@@ -1,0 +1,307 @@
+"""Shared timing helpers for the benchmark scripts in ``scripts/``.
+
+Every script times a reference tool and mcalc side by side in one run and prints
+one table: what is timed, the reference and its median time, mcalc's median
+time, the speed-up (reference / mcalc), and where there is one, the floor (the
+least the job can cost on this machine) with mcalc / floor. Medians are taken
+after a warm-up call; for JAX the first call's extra time (tracing and
+compilation) is reported apart, never mixed into the median.
+
+The scripts import this module as a sibling (``python scripts/bench_*.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+# OpenBLAS overrides that the development machines set on some processors for old
+# OpenBLAS builds; they slow a current numpy. The benchmarks drop them from their
+# own process (see spec/performance.md and the environment notes) unless asked not to.
+_BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+_UNSET_MARK = "MCALC_BENCH_UNSET"
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="tiny sizes: checks that the script runs")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    p.add_argument("--repeat", type=int, default=7, help="timed calls per measurement (median)")
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=20.0,
+        help="seconds after which a measurement stops repeating (at least one timed call)",
+    )
+    p.add_argument(
+        "--keep-blas-env",
+        action="store_true",
+        help=f"keep {' and '.join(_BLAS_OVERRIDES)} if set (by default they are unset here)",
+    )
+    return p
+
+
+def clean_blas_env(args: argparse.Namespace) -> None:
+    """Re-run this process without the OpenBLAS overrides (they are read when numpy loads)."""
+    if args.keep_blas_env:
+        return
+    found = {k: os.environ[k] for k in _BLAS_OVERRIDES if k in os.environ}
+    if not found:
+        return
+    env = {k: v for k, v in os.environ.items() if k not in found}
+    env[_UNSET_MARK] = ",".join(f"{k}={v}" for k, v in found.items())
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def environment() -> dict[str, Any]:
+    """What the numbers depend on: versions, cores, which BLAS kernel numpy runs."""
+    import jax
+    import numpy as np
+    import sklearn
+
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "jax": jax.__version__,
+        "jax_backend": jax.default_backend(),
+        "jax_devices": [str(d) for d in jax.devices()],
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "blas_env_unset": os.environ.get(_UNSET_MARK, ""),
+        "blas_env_kept": {k: os.environ[k] for k in _BLAS_OVERRIDES if k in os.environ},
+    }
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["threadpools"] = [
+            {
+                k: p.get(k)
+                for k in ("internal_api", "architecture", "num_threads", "version", "filepath")
+            }
+            for p in threadpool_info()
+        ]
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        info["threadpools"] = "threadpoolctl not installed"
+    return info
+
+
+def print_environment(info: dict[str, Any]) -> None:
+    print(
+        f"jax {info['jax']} ({info['jax_backend']}), numpy {info['numpy']}, "
+        f"scikit-learn {info['scikit-learn']}, python {info['python']}, {info['cpu_count']} cores"
+    )
+    pools = info["threadpools"]
+    if isinstance(pools, list):
+        for p in pools:
+            if p["internal_api"] != "openmp":
+                kernel = p["architecture"] or "?"
+                print(
+                    f"BLAS: {p['internal_api']} {p['version']} kernel {kernel}, "
+                    f"{p['num_threads']} threads ({os.path.basename(p['filepath'] or '')})"
+                )
+    if info["blas_env_unset"]:
+        print(f"unset in this process: {info['blas_env_unset']}")
+    if info["blas_env_kept"]:
+        print(f"kept (--keep-blas-env): {info['blas_env_kept']}")
+
+
+@dataclasses.dataclass
+class Timing:
+    """Seconds: ``first`` is the first call (with JAX, tracing + compilation + one run)."""
+
+    median: float
+    first: float
+    times: list[float]
+
+    @property
+    def compile(self) -> float:
+        """The first call's time beyond a steady-state call: tracing and compilation."""
+        return max(0.0, self.first - self.median)
+
+
+def _block(x: Any) -> Any:
+    try:
+        import jax
+
+        return jax.block_until_ready(x)
+    except Exception:  # noqa: BLE001 - non-JAX results need no blocking
+        return x
+
+
+def measure(fn: Callable[[], Any], *, repeat: int = 7, budget: float = 20.0) -> Timing:
+    """Median wall time of ``fn()`` after one warm-up (the first) call.
+
+    Stops repeating once ``budget`` seconds have been spent on timed calls, after
+    at least one. JAX results are waited for (``block_until_ready``).
+    """
+    t0 = time.perf_counter()
+    _block(fn())
+    first = time.perf_counter() - t0
+    times: list[float] = []
+    spent = 0.0
+    while len(times) < max(1, repeat) and (not times or spent < budget):
+        t0 = time.perf_counter()
+        _block(fn())
+        dt = time.perf_counter() - t0
+        times.append(dt)
+        spent += dt
+    return Timing(median=statistics.median(times), first=first, times=times)
+
+
+@dataclasses.dataclass
+class Row:
+    """One line of a benchmark table. ``ref`` or ``floor`` may be missing."""
+
+    task: str
+    reference: str
+    ref: Timing | None
+    mcalc_label: str
+    mcalc: Timing
+    floor: float | None = None
+    floor_note: str = ""
+    goal: str = ""  # e.g. ">= 3x ref", "<= 1.15x floor"
+    goal_met: bool | None = None
+    note: str = ""
+
+    @property
+    def speedup(self) -> float | None:
+        return None if self.ref is None else self.ref.median / self.mcalc.median
+
+    @property
+    def over_floor(self) -> float | None:
+        return None if not self.floor else self.mcalc.median / self.floor
+
+    def check(
+        self, *, min_speedup: float | None = None, max_over_floor: float | None = None
+    ) -> Row:
+        """Set ``goal`` and ``goal_met`` from the thresholds of spec/performance.md."""
+        parts, met = [], True
+        if min_speedup is not None:
+            parts.append(f">={min_speedup:g}x")
+            met &= self.speedup is not None and self.speedup >= min_speedup
+        if max_over_floor is not None:
+            parts.append(f"<={max_over_floor:g}x floor")
+            met &= self.over_floor is not None and self.over_floor <= max_over_floor
+        self.goal, self.goal_met = ", ".join(parts), met
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        for k in ("ref", "mcalc"):
+            t = getattr(self, k)
+            d[k] = None if t is None else {**dataclasses.asdict(t), "compile": t.compile}
+        d["speedup"] = self.speedup
+        d["over_floor"] = self.over_floor
+        return d
+
+
+def fmt_time(s: float | None) -> str:
+    if s is None:
+        return "—"
+    if s >= 1:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.1f} ms" if s < 0.1 else f"{s * 1e3:.0f} ms"
+    return f"{s * 1e6:.0f} µs"
+
+
+def fmt_ratio(r: float | None) -> str:
+    return "—" if r is None else f"{r:.2f}x"
+
+
+def print_table(title: str, rows: list[Row]) -> None:
+    """One table: reference and mcalc side by side, the speed-up, the floor."""
+    header = [
+        "task",
+        "reference",
+        "ref time",
+        "mcalc",
+        "mcalc time",
+        "speed-up",
+        "floor",
+        "mcalc/floor",
+        "compile",
+        "goal",
+    ]
+    body = []
+    for r in rows:
+        goal = "" if not r.goal else f"{r.goal} {'met' if r.goal_met else 'MISSED'}"
+        body.append(
+            [
+                r.task,
+                r.reference,
+                fmt_time(r.ref.median if r.ref else None),
+                r.mcalc_label,
+                fmt_time(r.mcalc.median),
+                fmt_ratio(r.speedup),
+                fmt_time(r.floor),
+                fmt_ratio(r.over_floor),
+                fmt_time(r.mcalc.compile),
+                goal,
+            ]
+        )
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
+    line = "  ".join("-" * w for w in widths)
+    print(f"\n{title}")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print(line)
+    for b in body:
+        print("  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)))
+    notes = [(r.task, r.floor_note) for r in rows if r.floor_note]
+    notes += [(r.task, r.note) for r in rows if r.note]
+    seen = set()
+    for task, note in notes:
+        if (task, note) not in seen:
+            seen.add((task, note))
+            print(f"  * {task}: {note}")
+    print(
+        "speed-up = reference / mcalc (higher is better); mcalc/floor: 1.00x is the machine's "
+        "limit; compile: mcalc's first call beyond a steady one (not in the medians)."
+    )
+
+
+def save_json(
+    path: str | None, script: str, args: argparse.Namespace, rows: list[Row], info: dict
+) -> None:
+    if not path:
+        return
+    payload = {
+        "script": script,
+        "quick": bool(args.quick),
+        "repeat": args.repeat,
+        "environment": info,
+        "rows": [r.as_dict() for r in rows],
+    }
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=2, default=str)
+    print(f"results written to {path}")
+
+
+def breast_cancer() -> tuple[Any, Any]:
+    """Standardised ``sklearn.datasets.load_breast_cancer`` (569 x 30, float64), labels 0/1."""
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    return (X - X.mean(0)) / X.std(0), y.astype(np.float64)
+
+
+def synthetic_logistic(n: int, d: int, *, seed: int = 0) -> tuple[Any, Any]:
+    """``X ~ N(0, 1)``, ``y ~ Bernoulli(σ(X w*))`` with ``w* ~ N(0, 9/d)`` (float64)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    w = rng.standard_normal(d) * (3 / np.sqrt(d))
+    y = (rng.random(n) < 1 / (1 + np.exp(-X @ w))).astype(np.float64)
+    return X, y
