@@ -191,6 +191,8 @@ def newton_core(
         t, f_t, _ = jax.lax.while_loop(ls_cond, ls_body, (one, _value(w - d, X, y, lam), 0))
         ok = descent & ~armijo_fails(t, f_t)
         w_new = jnp.where(ok, w - t * d, w)
+        # One pass over X gives f, ∇L and ∇²L at the new point; the Hessian of the
+        # last point is not used (one spare O(N D²) product per solve).
         f_new, g_new, H_new = _value_grad_hessian(w_new, X, y, lam)
         return w_new, f_new, g_new, H_new, k + ok.astype(k.dtype), ~ok
 
