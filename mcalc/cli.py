@@ -30,7 +30,11 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 def _available() -> dict[str, tuple[str, str]]:
     out = {}
     for name, (module, help_) in _COMMANDS.items():
-        if importlib.util.find_spec(module.rsplit(".", 1)[0]) is not None:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if found:
             out[name] = (module, help_)
     return out
 

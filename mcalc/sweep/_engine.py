@@ -1,0 +1,189 @@
+"""One compiled program for a group of sweep configurations that share shapes.
+
+The configurations ("lanes") of a group differ only in numeric hyperparameters
+and seeds, so they stack along a leading lane axis and train as one program built
+from :class:`mcalc.train.Program`'s pure ``init`` and ``chunk``:
+
+* ``jax.lax.map(chunk, lanes, batch_size=B)`` runs ``B`` lanes side by side (one
+  ``vmap``) and the rest in sequence *inside the same program*: ``B = 1`` is a
+  loop in XLA, ``B = all`` a full ``vmap``. The data are an argument shared by
+  every lane, never copied per lane.
+* With several devices the lane axis is sharded across them (``jax.shard_map``
+  over a one-axis mesh); each device maps over its own lanes. Lanes are padded
+  to a multiple of the device count with copies of lane 0 that are dropped.
+* After each chunk (``train.log_every`` steps) the metrics of every lane come
+  back to the host; at checkpoints the stacked state is saved (orbax, atomic),
+  so a killed sweep resumes from its last finished chunk with identical results.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+__all__ = ["GroupRunner", "choose_lanes", "flops_per_step"]
+
+# Below this many FLOPs per optimizer step a lane is "small": on the CPU one
+# vmapped program over all lanes wins (measured 6-15x on breast cancer); above it
+# batching medium-sized matrix products does not help and lanes run in sequence
+# inside the program (see scripts/bench_sweep.py and the README's table).
+_SMALL_LANE_FLOPS = 2e6
+
+
+def flops_per_step(program: Any) -> float:
+    """Approximate FLOPs of one optimizer step of one lane (forward + backward)."""
+    b = program.batch_size if not program.full_batch else program.n_train
+    if program.task == "p7":
+        # three [b, D] x [D, M]-sized products forward, about twice that backward
+        return 2.0 * b * program.dim * program.hidden * 3 * 3
+    return 2.0 * b * program.dim * 2 * 2
+
+
+def _lane_bytes(program: Any, state: Any) -> float:
+    itemsize = jnp.dtype(program.dtype).itemsize
+    b = program.batch_size if not program.full_batch else program.n_train
+    state_bytes = sum(np.prod(x.shape) * x.dtype.itemsize for x in jax.tree.leaves(state))
+    # activations and gradients of one step, generously
+    width = program.dim + (2 * program.hidden if program.task == "p7" else 0)
+    return float(state_bytes * 3 + 8 * b * width * itemsize)
+
+
+def choose_lanes(
+    lanes: str | int, program: Any, n_local: int, memory_mb: float, abstract_state: Any
+) -> int:
+    """How many lanes run side by side per device (``lax.map``'s ``batch_size``).
+
+    ``"all"`` or an int are taken as given (capped at the lanes there are);
+    ``"auto"`` picks all lanes for small problems or on an accelerator, one at a
+    time for medium ones on the CPU; every choice is capped by ``memory_mb``.
+    """
+    n_local = max(1, n_local)
+    by_memory = max(1, int(memory_mb * 2**20 // max(_lane_bytes(program, abstract_state), 1.0)))
+    if lanes == "all":
+        want = n_local
+    elif isinstance(lanes, int):
+        want = lanes
+    elif jax.default_backend() != "cpu" or flops_per_step(program) <= _SMALL_LANE_FLOPS:
+        want = n_local
+    else:
+        want = 1
+    return max(1, min(want, n_local, by_memory))
+
+
+class GroupRunner:
+    """The compiled ``init`` and ``chunk`` of one group, over ``n_lanes`` lanes.
+
+    Args:
+      program: the group's :class:`mcalc.train.Program`.
+      data: its :class:`mcalc.train.Data`.
+      n_lanes: configurations in the group.
+      lanes: the ``sweep.lanes`` setting.
+      memory_mb: the ``sweep.memory_mb`` budget.
+      devices: ``"all"`` or how many of ``jax.devices()`` to shard the lanes over.
+    """
+
+    def __init__(
+        self,
+        program: Any,
+        data: Any,
+        n_lanes: int,
+        *,
+        lanes: str | int,
+        memory_mb: float,
+        devices: str | int = "all",
+    ):
+        self.program = program
+        self.n_lanes = n_lanes
+        devices = jax.devices() if devices == "all" else jax.devices()[: int(devices)]
+        self.n_devices = len(devices) if len(devices) > 1 and n_lanes > 1 else 1
+        self.padded = math.ceil(n_lanes / self.n_devices) * self.n_devices
+        self.abstract_state = program.abstract_state()
+        self.batch = choose_lanes(
+            lanes, program, self.padded // self.n_devices, memory_mb, self.abstract_state
+        )
+
+        def local_chunk(states, hypers, data):
+            def one(sh):
+                return program.chunk(sh[0], sh[1], data)
+
+            return jax.lax.map(one, (states, hypers), batch_size=self.batch)
+
+        if self.n_devices > 1:
+            mesh = jax.make_mesh((self.n_devices,), ("lanes",), devices=devices[: self.n_devices])
+            self._lane_sharding = NamedSharding(mesh, P("lanes"))
+            self._replicated = NamedSharding(mesh, P())
+            # Lanes are independent: no collectives, so the varying-axis check has nothing to
+            # protect (and it rejects the lane-local lax.cond of the minibatch order).
+            local_chunk = jax.shard_map(
+                local_chunk,
+                mesh=mesh,
+                in_specs=(P("lanes"), P("lanes"), P()),
+                out_specs=(P("lanes"), P("lanes")),
+                check_vma=False,
+            )
+        else:
+            self._lane_sharding = self._replicated = None
+        self._chunk = jax.jit(local_chunk, donate_argnums=0)
+        self._init = jax.jit(jax.vmap(program.init))
+        self.data = self._put(data, self._replicated)
+
+    # -- placement ----------------------------------------------------------------
+
+    def _put(self, tree: Any, sharding: Any) -> Any:
+        return tree if sharding is None else jax.device_put(tree, sharding)
+
+    def _pad(self, tree: Any) -> Any:
+        extra = self.padded - self.n_lanes
+        if not extra:
+            return tree
+        return jax.tree.map(lambda x: jnp.concatenate([x, jnp.repeat(x[:1], extra, axis=0)]), tree)
+
+    def lanes_in(self, tree: Any) -> Any:
+        """Pad a ``[n_lanes, ...]`` pytree to the device multiple and shard it."""
+        return self._put(self._pad(tree), self._lane_sharding)
+
+    def lanes_out(self, tree: Any) -> Any:
+        """The host (NumPy) copy of a lane pytree, padding dropped."""
+        return jax.tree.map(lambda x: np.asarray(x)[: self.n_lanes], tree)
+
+    # -- the program ----------------------------------------------------------------
+
+    def init(self, keys: jax.Array, hypers: dict[str, jax.Array]) -> Any:
+        """Stacked initial states of every lane (sharded like the lanes)."""
+        return self._put(self._init(self._pad(keys), self._pad(hypers)), self._lane_sharding)
+
+    def chunk(self, states: Any, hypers: dict[str, jax.Array]) -> tuple[Any, dict[str, jax.Array]]:
+        """``log_every`` steps of every lane; ``states`` is donated."""
+        return self._chunk(states, hypers, self.data)
+
+    def abstract_lanes(self) -> Any:
+        """The shapes of the stacked (padded) state, for restoring a checkpoint."""
+        return jax.tree.map(
+            lambda x: jax.ShapeDtypeStruct((self.padded, *x.shape), x.dtype), self.abstract_state
+        )
+
+    def restore(self, states: Any) -> Any:
+        """Place restored (padded) states on the devices like fresh ones."""
+        return self._put(states, self._lane_sharding)
+
+
+def run_chunks(
+    runner: GroupRunner,
+    states: Any,
+    hypers: dict[str, jax.Array],
+    first_chunk: int,
+    n_chunks: int,
+    on_chunk: Callable[[int, Any, dict[str, np.ndarray]], None],
+) -> Any:
+    """Run chunks ``first_chunk .. n_chunks-1``, handing each chunk's results to ``on_chunk``."""
+    for c in range(first_chunk, n_chunks):
+        states, metrics = runner.chunk(states, hypers)
+        on_chunk(c, states, runner.lanes_out(metrics))
+    return states

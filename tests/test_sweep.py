@@ -1,0 +1,299 @@
+"""Sweeps: one compiled program over lanes equals separate runs; sharding, divergence, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import mcalc
+from mcalc.sweep import SweepError, expand, load_sweep, parse_sweep
+
+# A small P2 problem with minibatches and a random start, so seeds matter.
+P2 = {
+    "task": "p2",
+    "name": "t",
+    "data": {"source": "synthetic", "n_samples": 120, "n_features": 4, "seed": 3},
+    "model": {"init_scale": 0.5},
+    "optimizer": {"name": "sgd", "learning_rate": 0.2},
+    "train": {
+        "steps": 60,
+        "batch_size": 32,
+        "log_every": 20,
+        "checkpoint_every": 20,
+        "plots": False,
+    },
+}
+
+
+def _sweep(tmp_path, config, **overrides):
+    return mcalc.sweep(config, sweeps_dir=tmp_path / "sweeps", progress=False, **overrides)
+
+
+def _params(result, group=0):
+    return dict(np.load(result.sweep_dir / "groups" / str(group) / "params.npz"))
+
+
+# --- the sweep: section -------------------------------------------------------
+
+
+def test_value_generators_and_grid_zip():
+    spec = parse_sweep(
+        {"params": {"model.lam": {"logspace": [1e-3, 1e3, 7]}, "seed": {"range": [0, 3]}, "x": 5}}
+    )
+    configs = expand(spec)
+    assert len(configs) == 7 * 3
+    lams = sorted({c["model.lam"] for c in configs})
+    np.testing.assert_allclose(lams, [1e-3, 1e-2, 1e-1, 1, 10, 100, 1000], rtol=1e-12)
+    assert {c["seed"] for c in configs} == {0, 1, 2} and {c["x"] for c in configs} == {5}
+    zipped = expand(
+        parse_sweep({"mode": "zip", "params": {"a": [1, 2], "b": {"linspace": [0, 1, 2]}}})
+    )
+    assert zipped == [{"a": 1, "b": 0.0}, {"a": 2, "b": 1.0}]
+
+
+@pytest.mark.parametrize(
+    "section, match",
+    [
+        ({"params": {"a": [1]}, "lane": 2}, r"unknown sweep key\(s\) 'sweep.lane'"),
+        (
+            {"params": {"a": [1]}, "mode": "cartesian"},
+            "sweep.mode' must be grid or zip; got 'cartesian'",
+        ),
+        ({"mode": "zip", "params": {"a": [1, 2], "b": [1]}}, "needs the same number of values"),
+        ({"params": {"a": {"logspace": [0, 1, 3]}}}, "logspace spans positive values"),
+        (
+            {"params": {"a": {"linspace": [0, 1]}}},
+            r"linspace takes a list of 3 numbers; got \[0, 1\]",
+        ),
+        (
+            {"params": {"a": {"steps": [1]}}},
+            "a mapping must have exactly one of values, range, linspace, logspace",
+        ),
+        ({"params": {"a": []}}, "'params.a': no values to sweep over"),
+        ({"params": {}}, "'sweep.params' must map config keys to values"),
+        (
+            {"params": {"a": [1]}, "lanes": 0},
+            "'sweep.lanes' must be auto, all or a positive int; got 0",
+        ),
+    ],
+)
+def test_malformed_sweep_sections_name_the_key(section, match):
+    with pytest.raises(SweepError, match=match):
+        parse_sweep(section)
+
+
+def test_unknown_config_key_in_a_sweep_is_named(tmp_path):
+    with pytest.raises(ValueError, match="model.lamda"):
+        _sweep(tmp_path, {**P2, "sweep": {"params": {"model.lamda": [0.1, 1.0]}}})
+
+
+def test_a_config_without_sweep_section_is_an_error(tmp_path):
+    with pytest.raises(SweepError, match="the config has no 'sweep:' section"):
+        _sweep(tmp_path, P2)
+
+
+def test_sweep_file_with_base_and_overrides(tmp_path):
+    (tmp_path / "base.yaml").write_text("task: p2\nmodel: {lam: 0.5}\n")
+    (tmp_path / "s.yaml").write_text("base: base.yaml\nsweep:\n  params:\n    seed: [0, 1]\n")
+    base, spec = load_sweep(
+        tmp_path / "s.yaml", ["train.steps=7", "sweep.mode=zip", "sweep.params.model.lam=[1, 2]"]
+    )
+    assert base.model.lam == 0.5 and base.train.steps == 7
+    assert spec.mode == "zip" and dict(spec.params) == {"seed": (0, 1), "model.lam": (1, 2)}
+
+
+# --- one program equals separate runs ----------------------------------------------
+
+
+def test_lanes_equal_separate_runs_and_groups_split_shapes(tmp_path):
+    sweep = {
+        "params": {"model.lam": [0.01, 1.0], "seed": [0, 1], "optimizer.learning_rate": [0.05, 0.2]}
+    }
+    result = _sweep(tmp_path, {**P2, "sweep": {**sweep, "lanes": "all"}})
+    assert len(result.rows) == 8 and {r["group"] for r in result.rows} == {0}
+    params = _params(result)
+    for row in result.rows:
+        single = mcalc.train(
+            P2,
+            runs_dir=tmp_path / "runs",
+            progress=False,
+            seed=row["seed"],
+            **{
+                "model.lam": row["model.lam"],
+                "optimizer.learning_rate": row["optimizer.learning_rate"],
+            },
+        )
+        np.testing.assert_allclose(
+            params["w"][row["lane"]], single.params["w"], rtol=1e-10, atol=1e-12
+        )
+        np.testing.assert_allclose(row["loss"], single.metrics["loss"], rtol=1e-10)
+        assert row["status"] == "completed"
+    # the same sweep with lanes in sequence inside the program gives the same numbers
+    seq = _sweep(tmp_path, {**P2, "sweep": {**sweep, "lanes": 1}})
+    np.testing.assert_allclose(_params(seq)["w"], params["w"], rtol=1e-10, atol=1e-12)
+    # the written table has a row per configuration
+    table = json.loads((result.sweep_dir / "results.json").read_text())
+    assert [r["lane"] for r in table] == list(range(8))
+    assert (result.sweep_dir / "results.csv").read_text().count("\n") == 9
+    assert (result.sweep_dir / "plots" / "vs_model_lam.png").is_file()
+
+
+def test_shape_changing_values_form_groups(tmp_path):
+    cfg = {
+        **P2,
+        "task": "p7",
+        "model": {"init_scale": 1.0, "hidden": 4},
+        "optimizer": {"name": "sgd", "learning_rate": 0.2, "schedule": None},
+        "sweep": {"params": {"model.hidden": [2, 3], "optimizer.learning_rate": [0.1, 0.5]}},
+    }
+    result = _sweep(tmp_path, cfg)
+    assert [r["group"] for r in result.rows] == [0, 0, 1, 1]
+    assert _params(result, 0)["W0"].shape == (2, 2, 4) and _params(result, 1)["W0"].shape == (
+        2,
+        3,
+        4,
+    )
+
+
+def test_sharded_across_simulated_devices_equals_one_device(tmp_path):
+    import jax
+
+    assert len(jax.devices()) >= 2, "conftest simulates several CPU devices"
+    sweep = {
+        "params": {"model.lam": [0.01, 0.1, 1.0], "seed": [0, 1]}
+    }  # 6 lanes: padded to 8 on 4 devices
+    sharded = _sweep(tmp_path, {**P2, "sweep": {**sweep, "devices": "all"}})
+    single = _sweep(tmp_path, {**P2, "sweep": {**sweep, "devices": 1}})
+    meta = json.loads((sharded.sweep_dir / "groups" / "0" / "group.json").read_text())
+    assert meta["devices"] == len(jax.devices())
+    np.testing.assert_allclose(_params(sharded)["w"], _params(single)["w"], rtol=1e-12, atol=1e-14)
+
+
+def test_a_diverging_configuration_is_isolated(tmp_path):
+    p4 = {
+        "task": "p4",
+        "name": "div",
+        "data": {"source": "synthetic", "n_samples": 80, "n_features": 3},
+        "optimizer": {"name": "sgd", "learning_rate": 0.1},
+        "train": {"steps": 400, "log_every": 100, "plots": False},
+        "sweep": {"params": {"optimizer.learning_rate": [0.1, 1000.0, 0.3]}},
+    }
+    result = _sweep(tmp_path, p4)
+    ok, bad, ok2 = result.rows
+    assert bad["status"] == "diverged" and 0 <= bad["diverged_at"] < 400
+    assert ok["status"] != "diverged" and ok2["status"] != "diverged"
+    assert np.isfinite(
+        _params(result)["w"]
+    ).all()  # the diverged lane keeps its last finite weights
+    plain = {k: v for k, v in p4.items() if k != "sweep"}
+    single = mcalc.train(
+        plain, runs_dir=tmp_path / "runs", progress=False, **{"optimizer.learning_rate": 0.3}
+    )
+    np.testing.assert_allclose(ok2["loss"], single.metrics["loss"], rtol=1e-10)
+    assert result.best["lane"] != bad["lane"]
+
+
+# --- kill and resume -----------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_killed_sweep_resumes_to_identical_results(tmp_path):
+    cfg = {
+        **P2,
+        "train": {**P2["train"], "steps": 4000, "log_every": 100, "checkpoint_every": 100},
+        "sweep": {"params": {"model.lam": [0.1, 1.0], "seed": [0, 1]}},
+    }
+    import yaml
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "mcalc", "sweep", str(path), "--no-progress"]
+    killed_dir = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [*cmd, "--sweeps-dir", str(killed_dir)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.time() + 120
+    ckpts = None
+    while time.time() < deadline:
+        found = list(killed_dir.glob("*/groups/0/checkpoints/*"))
+        if len([p for p in found if p.name.isdigit()]) >= 1:
+            ckpts = found
+            break
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert ckpts, "the sweep never wrote a checkpoint"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    (sweep_dir,) = killed_dir.iterdir()
+    assert not (sweep_dir / "results.json").exists(), "killed too late to test resuming"
+    resumed = subprocess.run(
+        [*cmd[:3], "sweep", "--resume", str(sweep_dir), "--no-progress"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    fresh = subprocess.run(
+        [*cmd, "--sweeps-dir", str(tmp_path / "fresh")], env=env, capture_output=True, text=True
+    )
+    assert fresh.returncode == 0, fresh.stderr
+    (fresh_dir,) = (tmp_path / "fresh").iterdir()
+    a = json.loads((sweep_dir / "results.json").read_text())
+    b = json.loads((fresh_dir / "results.json").read_text())
+    assert [r["loss"] for r in a] == [r["loss"] for r in b]
+    np.testing.assert_array_equal(
+        np.load(sweep_dir / "groups/0/params.npz")["w"],
+        np.load(fresh_dir / "groups/0/params.npz")["w"],
+    )
+    lines = [
+        json.loads(line) for line in (sweep_dir / "groups/0/metrics.jsonl").read_text().splitlines()
+    ]
+    assert sorted({(r["chunk"], r["lane"]) for r in lines}) == [
+        (c, lane) for c in range(40) for lane in range(4)
+    ]
+    assert len(lines) == 160  # no chunk logged twice
+
+
+def test_cli_sweep_smoke_and_usage_errors(tmp_path):
+    import yaml
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({**P2, "sweep": {"params": {"model.lam": [0.1, 1.0]}}}))
+    env = {**os.environ}
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mcalc",
+            "sweep",
+            str(path),
+            "train.steps=20",
+            "--sweeps-dir",
+            str(tmp_path / "o"),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "best by test_accuracy" in run.stdout and "2 configurations: 2 completed" in run.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "mcalc", "sweep", str(path), "sweep.mode=cross"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert bad.returncode == 2 and "sweep.mode' must be grid or zip" in bad.stderr
