@@ -4,6 +4,12 @@ The seven problems of ``spec/problems.md`` as pure JAX functions, each beside it
 closed-form gradient, verified against ``jax.grad`` and finite differences.
 """
 
+from .config import Config as Config
+from .config import ConfigError as ConfigError
+from .config import default_config as default_config
+from .config import load_config as load_config
+from .data import Dataset as Dataset
+from .data import load_data as load_data
 from .models import ResidualNet as ResidualNet
 from .problems import Derivation as Derivation
 from .problems import LeastSquaresResult as LeastSquaresResult
@@ -30,10 +36,14 @@ from .problems import resnet_init as resnet_init
 from .problems import resnet_loss as resnet_loss
 from .problems import trace_power as trace_power
 from .problems import trace_power_grad as trace_power_grad
+from .run import RunReport as RunReport
+from .run import run as run
 from .solvers import PathResult as PathResult
 from .solvers import SolverResult as SolverResult
 from .solvers import logistic_lbfgs as logistic_lbfgs
 from .solvers import logistic_newton as logistic_newton
 from .solvers import logistic_path as logistic_path
+from .train import TrainResult as TrainResult
+from .train import train as train
 
 __version__ = "0.1.0"

@@ -19,7 +19,12 @@ from mcalc.config import (
 )
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
-ALL_CONFIGS = sorted(CONFIGS.glob("*.yaml"))
+# Files with a top-level `sweep:` section are sweeps (tests/test_sweep.py covers them).
+ALL_CONFIGS = [
+    p
+    for p in sorted(CONFIGS.glob("*.yaml"))
+    if "sweep" not in (yaml.safe_load(p.read_text()) or {})
+]
 TASKS = ("p2", "p3", "p4", "p7")
 
 

@@ -1,0 +1,170 @@
+"""``mcalc run``: verify every derivation, train every task's default config, write a report.
+
+The defaults are embedded in the package (:func:`mcalc.config.default_config`), so
+this works after a plain ``pip install .`` from any folder. Everything lands in a
+new results folder ``<out>/run-<timestamp>`` (created atomically, never reused):
+
+    report.md            the report: verification table, final metrics, plots
+    verification.md      the full verification table (also .json)
+    summary.json         machine-readable: status, per-task metrics, paths
+    runs/<task>-<time>/  one run folder per task (config, metrics, checkpoints, plots)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["run", "RunReport", "DEFAULT_TASKS"]
+
+DEFAULT_TASKS = ("p2", "p3", "p4", "p7")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class RunReport:
+    """What :func:`run` returns.
+
+    Attributes:
+      path: the results folder.
+      report: the Markdown report (``path / "report.md"``).
+      ok: every derivation verified and no run diverged.
+      verification: the verification result (``mcalc.verify``), or ``None`` when skipped.
+      runs: task -> :class:`mcalc.train.TrainResult`.
+    """
+
+    path: Path
+    report: Path
+    ok: bool
+    verification: Any
+    runs: dict[str, Any]
+
+
+def _say(quiet: bool, *parts: Any) -> None:
+    if not quiet:
+        print(*parts, file=sys.stderr, flush=True)
+
+
+def _verify(out: Path) -> tuple[Any, str, bool]:
+    """Run ``mcalc verify``; write its tables into ``out``; return (result, Markdown, ok)."""
+    from ..train import _files
+    from ._verify import render, verify_all
+
+    result = verify_all()
+    md = render(result, "markdown")
+    _files.write_text(out / "verification.md", md)
+    _files.write_text(out / "verification.json", render(result, "json"))
+    return result, md, bool(result.ok)
+
+
+def run(
+    out: str | os.PathLike = "results",
+    *,
+    tasks: tuple[str, ...] = DEFAULT_TASKS,
+    verify: bool = True,
+    progress: bool | None = None,
+    quiet: bool = False,
+) -> RunReport:
+    """The main job: verify, train each task's default config on its real data, report.
+
+    Args:
+      out: parent of the new results folder (default ``./results``).
+      tasks: the tasks to train, each on its embedded default config.
+      verify: run ``mcalc verify`` first (its table heads the report).
+      progress: progress bars (default: when stderr is a terminal).
+      quiet: no status lines on stderr.
+
+    Returns:
+      A :class:`RunReport`; ``report.report`` is the Markdown file.
+    """
+    from ..config import default_config
+    from ..train import _files
+    from ..train._cache import setup_compilation_cache
+    from ..train._run import train
+
+    t0 = time.perf_counter()
+    setup_compilation_cache()
+    path = _files.create_run_dir(out, "run")
+    _say(quiet, f"mcalc run: results in {path}")
+
+    verification, verify_md, verify_ok = None, "", True
+    verify_s = 0.0
+    if verify:
+        _say(
+            quiet,
+            "mcalc run: verifying every derivation (closed form vs jax.grad vs finite differences) ...",
+        )
+        t = time.perf_counter()
+        verification, verify_md, verify_ok = _verify(path)
+        verify_s = time.perf_counter() - t
+        _say(
+            quiet,
+            f"mcalc run: verification {'passed' if verify_ok else 'FAILED'} ({verify_s:.1f} s)",
+        )
+
+    runs: dict[str, Any] = {}
+    times: dict[str, float] = {}
+    for task in tasks:
+        _say(quiet, f"mcalc run: training {task} on its default config ...")
+        t = time.perf_counter()
+        runs[task] = train(default_config(task), runs_dir=path / "runs", progress=progress)
+        times[task] = time.perf_counter() - t
+        _say(quiet, f"  {runs[task].summary['message']} ({times[task]:.1f} s)")
+
+    ok = verify_ok and all(r.status != "diverged" for r in runs.values())
+    total_s = time.perf_counter() - t0
+    from ._report import write_report
+
+    report = write_report(
+        path,
+        verification=verification,
+        verify_md=verify_md,
+        verify_ok=verify_ok if verify else None,
+        verify_s=verify_s,
+        runs=runs,
+        times=times,
+        total_s=total_s,
+        env=_environment(),
+    )
+    _files.write_json(
+        path / "summary.json",
+        {
+            "ok": ok,
+            "verification_ok": verify_ok if verify else None,
+            "total_s": total_s,
+            "verify_s": verify_s,
+            "runs": {
+                t: {
+                    "status": r.status,
+                    "step": r.step,
+                    "run_dir": str(Path(r.run_dir).relative_to(path)),
+                    "metrics": r.metrics,
+                    "seconds": times[t],
+                }
+                for t, r in runs.items()
+            },
+            "environment": _environment(),
+        },
+    )
+    return RunReport(path=path, report=report, ok=ok, verification=verification, runs=runs)
+
+
+def _environment() -> dict[str, Any]:
+    import jax
+
+    from .. import __version__
+
+    devices = jax.devices()
+    return {
+        "mcalc": __version__,
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+        "devices": f"{len(devices)} × {devices[0].device_kind}" if devices else "none",
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "cpus": os.cpu_count(),
+    }

@@ -1,0 +1,531 @@
+"""The compiled training program: pure ``init`` and ``chunk`` functions built from a config.
+
+This module is the contract between single runs (:func:`mcalc.train`) and sweeps.
+A :class:`Program` is built from a config and the data's shapes
+(:func:`build_program`); it is a frozen, hashable description of everything
+*static* -- the task, the shapes (``N``, ``D'``, ``M``), the batch size, the number
+of steps, the optimizer's and schedule's names and non-numeric arguments, closed
+form or autodiff -- and exposes pure functions of arrays:
+
+``hyper = program.hyper()``
+    A dict of scalar arrays (the data's dtype) holding every numeric
+    hyperparameter a sweep may vary, keyed by its dotted config path:
+    ``model.lam`` (P2), ``model.sigma2`` (P4), ``model.init_scale``,
+    ``optimizer.learning_rate`` (or the schedule's numeric arguments
+    ``optimizer.schedule.args.<name>``), and every numeric argument of the
+    optimizer ``optimizer.args.<name>``, those left at optax's defaults included.
+    The optimizer is built with ``optax.inject_hyperparams``, so its arguments live
+    in the optimizer state; ``chunk`` writes ``hyper``'s values into that state at
+    every step, so ``hyper`` is the one source of truth.
+
+``state = program.init(key, hyper)``
+    A :class:`TrainState` pytree: ``params``, ``opt_state``, ``step`` (updates
+    applied), ``diverged_at`` (-1, or the step whose loss was not finite), the
+    minibatch ``key`` and the current epoch's permutation ``perm``. ``key`` is a
+    ``jax.random`` key (raw ``uint32[2]`` or typed); it seeds the initial
+    parameters and the minibatch order.
+
+``state, metrics = program.chunk(state, hyper, data)``
+    ``log_every`` steps fused in one ``lax.scan``, then the metrics at the end of
+    the chunk (a dict of scalars). ``data`` is a :class:`Data` pytree, passed as an
+    argument (``in_axes=None`` under ``vmap``: never copied per lane). A step whose
+    loss, gradient or new parameters are not finite is not applied; the state
+    freezes there (the last finite parameters kept, ``diverged_at`` recording the
+    step), so one diverging lane of a batched sweep does not disturb the others.
+    Steps past ``steps`` are no-ops, so every chunk has the same shape and the
+    program compiles once.
+
+All three work unchanged under ``jax.vmap`` / ``jax.lax.map`` over a leading lane
+axis of ``key`` and ``hyper`` (and ``state``). A sweep varies ``hyper`` and the seed
+within one program; anything that changes a shape or a static choice (``M``, the
+data, the batch size, the optimizer's name) needs another program.
+
+The minibatch of step ``t`` is a function of ``(seed, t)`` alone: epoch
+``e = t // (N // B)`` draws the permutation ``permutation(fold_in(key, e), N)``
+and step ``t`` takes its slice ``t % (N // B)`` (the last ``N % B`` samples of an
+epoch are skipped). A run resumed from a checkpoint therefore continues exactly
+as if it had never stopped.
+
+The optimizer sees the *mean* loss ``(1/B) [Σ_batch ℓ_i + (B/N) λ‖w‖²]`` -- an
+unbiased estimate of ``L/N`` -- so learning rates do not scale with ``N``; the
+metrics report the spec's sum loss ``L`` on the full training set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import numbers
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from . import _tasks
+
+__all__ = ["Program", "TrainState", "Data", "build_program", "make_data", "compiled"]
+
+
+class TrainState(NamedTuple):
+    """The whole training state (a pytree; what checkpoints hold).
+
+    Attributes:
+      params: the model parameters.
+      opt_state: the optax state (``InjectHyperparamsState``: its ``hyperparams``
+        hold the optimizer's numeric arguments).
+      step: int32 scalar, updates applied so far.
+      diverged_at: int32 scalar, ``-1``, or the step at which the loss (or the
+        update) was not finite; the state is frozen from then on.
+      key: ``uint32[2]``, the key of the minibatch order.
+      perm: ``int32[N]``, the current epoch's permutation (``[0]`` for full batch).
+    """
+
+    params: Any
+    opt_state: Any
+    step: jax.Array
+    diverged_at: jax.Array
+    key: jax.Array
+    perm: jax.Array
+
+
+class Data(NamedTuple):
+    """The arrays a program trains and evaluates on (a pytree).
+
+    Attributes:
+      X, y: ``[N, D']``, ``[N]`` the training split.
+      X_test, y_test: ``[N_test, D']``, ``[N_test]`` (``N_test`` may be 0).
+      w_star: P4 only: ``[D']`` the closed-form least-squares weights of the
+        training split (the reference GD is measured against); else ``None``.
+    """
+
+    X: jax.Array
+    y: jax.Array
+    X_test: jax.Array
+    y_test: jax.Array
+    w_star: jax.Array | None = None
+
+
+def _tree_all_finite(tree: Any) -> jax.Array:
+    leaves = jax.tree.leaves(tree)
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+
+
+def _tree_where(cond: jax.Array, a: Any, b: Any) -> Any:
+    return jax.tree.map(lambda x, y: jnp.where(cond, x, y), a, b)
+
+
+def _global_norm(tree: Any) -> jax.Array:
+    return jnp.sqrt(sum(jnp.sum(x * x) for x in jax.tree.leaves(tree)))
+
+
+def _split_args(
+    fn: Any, args: dict[str, Any]
+) -> tuple[tuple[str, ...], dict[str, float], tuple[tuple[str, Any], ...]]:
+    """Numeric (sweepable) and static arguments of an optax factory.
+
+    A given argument is numeric if it is a float, or an int where optax's default
+    is a float; bools, strings and other ints (sizes, step counts) are static.
+    Float defaults of arguments not given are numeric too (so a sweep may vary them).
+    """
+    sig = inspect.signature(fn).parameters
+    numeric: dict[str, float] = {}
+    static: list[tuple[str, Any]] = []
+    for name, value in args.items():
+        default = sig[name].default if name in sig else None
+        is_float_default = isinstance(default, float)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            static.append((name, value))
+        elif isinstance(value, float) or is_float_default:
+            numeric[name] = float(value)
+        else:
+            static.append((name, value))
+    for name, p in sig.items():
+        if name in args or name == "learning_rate":
+            continue
+        if isinstance(p.default, float) and not isinstance(p.default, bool):
+            numeric[name] = float(p.default)
+    order = tuple(n for n in sig if n in numeric)
+    return order, numeric, tuple(static)
+
+
+def _freeze(value: Any) -> Any:
+    """Hashable form of a static argument (dicts and lists from YAML)."""
+    if isinstance(value, dict):
+        return ("__dict__", tuple(sorted((k, _freeze(v)) for k, v in value.items())))
+    if isinstance(value, list | tuple):
+        return ("__list__", tuple(_freeze(v) for v in value))
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == "__dict__":
+        return {k: _thaw(v) for k, v in value[1]}
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == "__list__":
+        return [_thaw(v) for v in value[1]]
+    return value
+
+
+def _schedule_traceable(fn: Any, static: dict[str, Any], numeric: dict[str, float]) -> bool:
+    """Can the schedule be built from traced numeric arguments (a sweep may vary them)?"""
+    if not numeric:
+        return True
+
+    def build(h):
+        return fn(**static, **h)(jnp.asarray(0, jnp.int32))
+
+    try:
+        jax.eval_shape(build, {k: jnp.asarray(v, jnp.float32) for k, v in numeric.items()})
+        return True
+    except jax.errors.ConcretizationTypeError:
+        return (
+            False  # optax checks a value in Python (e.g. exponential_decay's rate): keep it static
+        )
+    except Exception:  # noqa: BLE001 - any failure: treat as static; a real error shows at build
+        return False
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    """A compiled training program's static description; see the module docstring.
+
+    Build it with :func:`build_program`. Its methods ``hyper``, ``init``, ``step``,
+    ``chunk`` and ``evaluate`` are pure functions of arrays (``self`` is static).
+    """
+
+    task: str
+    n_train: int
+    n_test: int
+    dim: int
+    hidden: int
+    dtype: str
+    batch_size: int | None
+    steps: int
+    log_every: int
+    grad: str
+    intercept: bool
+    opt_name: str
+    opt_numeric: tuple[str, ...]
+    opt_static: tuple[tuple[str, Any], ...]
+    sched_name: str | None
+    sched_numeric: tuple[str, ...]
+    sched_static: tuple[tuple[str, Any], ...]
+    # The config's hyperparameter values: arguments of the compiled functions, not part of
+    # them, so programs that differ only here compare equal (and share compiled code).
+    defaults: tuple[tuple[str, float], ...] = dataclasses.field(compare=False)
+
+    # ------------------------------------------------------------------ pieces
+
+    @property
+    def _task(self) -> _tasks.Task:
+        return _tasks.get_task(self.task)
+
+    @property
+    def full_batch(self) -> bool:
+        return self.batch_size is None or self.batch_size >= self.n_train
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return 1 if self.full_batch else self.n_train // self.batch_size
+
+    @property
+    def _pen_mask(self) -> jax.Array | None:
+        if not (self.intercept and self.task == "p2"):
+            return None
+        return jnp.ones(self.dim, self.dtype).at[-1].set(0)
+
+    def _optimizer(self) -> optax.GradientTransformation:
+        fn = getattr(optax, self.opt_name)
+        static = {k: _thaw(v) for k, v in self.opt_static}
+        numeric = {k: v for k, v in self.defaults if k.startswith("optimizer.args.")}
+        numeric = {k.removeprefix("optimizer.args."): v for k, v in numeric.items()}
+        return optax.inject_hyperparams(
+            fn, static_args=tuple(static), hyperparam_dtype=jnp.dtype(self.dtype)
+        )(learning_rate=1.0, **static, **numeric)
+
+    def learning_rate(self, hyper: dict[str, jax.Array], step: jax.Array) -> jax.Array:
+        """The learning rate at ``step``: constant, or the schedule evaluated there."""
+        if self.sched_name is None:
+            return hyper["optimizer.learning_rate"]
+        fn = getattr(optax, self.sched_name)
+        static = {k: _thaw(v) for k, v in self.sched_static}
+        numeric = {k: hyper[f"optimizer.schedule.args.{k}"] for k in self.sched_numeric}
+        return jnp.asarray(fn(**static, **numeric)(step), self.dtype)
+
+    def _loss(self, params, X, y, hyper, lam_scale):
+        return self._task.loss(params, X, y, hyper, lam_scale, self._pen_mask)
+
+    def _grad(self, params, X, y, hyper, lam_scale):
+        if self.grad == "autodiff":
+            return jax.grad(self._loss)(params, X, y, hyper, lam_scale)
+        return self._task.grad(params, X, y, hyper, lam_scale, self._pen_mask)
+
+    # ------------------------------------------------------------------ the contract
+
+    def hyper(self, **values: float) -> dict[str, jax.Array]:
+        """The numeric hyperparameters as scalar arrays: the config's values, or ``values``.
+
+        Args:
+          **values: replacements by dotted key, e.g. ``**{"model.lam": 0.1}``.
+
+        Raises:
+          KeyError: for a key that is not a hyperparameter of this program.
+        """
+        out = dict(self.defaults)
+        for k, v in values.items():
+            if k not in out:
+                raise KeyError(
+                    f"mcalc.Program.hyper: {k!r} is not a numeric hyperparameter of this program; "
+                    f"it has {', '.join(out)}."
+                )
+            out[k] = v
+        return {k: jnp.asarray(v, self.dtype) for k, v in out.items()}
+
+    def init(self, key: jax.Array, hyper: dict[str, jax.Array]) -> TrainState:
+        """The initial :class:`TrainState` (pure; ``vmap`` it over keys and hypers)."""
+        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+            key = jax.random.key_data(key)
+        k_init, k_batch = jax.random.split(key)
+        params = _tasks.init_params(
+            self.task, k_init, self.dim, self.hidden, hyper["model.init_scale"], self.dtype
+        )
+        opt_state = self._with_hyper(
+            self._optimizer().init(params), hyper, jnp.asarray(0, jnp.int32)
+        )
+        if self.full_batch:
+            perm = jnp.zeros((1,), jnp.int32)
+        else:
+            perm = jax.random.permutation(jax.random.fold_in(k_batch, 0), self.n_train).astype(
+                jnp.int32
+            )
+        return TrainState(
+            params=params,
+            opt_state=opt_state,
+            step=jnp.asarray(0, jnp.int32),
+            diverged_at=jnp.asarray(-1, jnp.int32),
+            key=k_batch,
+            perm=perm,
+        )
+
+    def _with_hyper(self, opt_state, hyper, step):
+        hp = dict(opt_state.hyperparams)
+        for name in self.opt_numeric:
+            if name in hp:
+                hp[name] = hyper[f"optimizer.args.{name}"]
+        if "learning_rate" in hp:
+            hp["learning_rate"] = self.learning_rate(hyper, step)
+        return opt_state._replace(hyperparams=hp)
+
+    def _batch(self, state: TrainState, data: Data):
+        if self.full_batch:
+            return data.X, data.y, state.perm
+        nb, B = self.batches_per_epoch, self.batch_size
+        epoch, pos = state.step // nb, state.step % nb
+        perm = jax.lax.cond(
+            pos == 0,
+            lambda: jax.random.permutation(
+                jax.random.fold_in(state.key, epoch), self.n_train
+            ).astype(jnp.int32),
+            lambda: state.perm,
+        )
+        idx = jax.lax.dynamic_slice(perm, (pos * B,), (B,))
+        return jnp.take(data.X, idx, axis=0), jnp.take(data.y, idx, axis=0), perm
+
+    def step(self, state: TrainState, hyper: dict[str, jax.Array], data: Data) -> TrainState:
+        """One optimizer step (pure); frozen once diverged or past ``steps``."""
+        active = (state.diverged_at < 0) & (state.step < self.steps)
+        Xb, yb, perm = self._batch(state, data)
+        b = Xb.shape[0]
+        lam_scale = b / self.n_train
+        params = state.params
+
+        def mean_loss(p):
+            return self._loss(p, Xb, yb, hyper, lam_scale) / b
+
+        loss = mean_loss(params)
+        g = jax.tree.map(lambda x: x / b, self._grad(params, Xb, yb, hyper, lam_scale))
+        opt_state = self._with_hyper(state.opt_state, hyper, state.step)
+        updates, new_opt = self._optimizer().update(
+            g, opt_state, params, value=loss, grad=g, value_fn=mean_loss
+        )
+        new_params = optax.apply_updates(params, updates)
+        ok = jnp.isfinite(loss) & _tree_all_finite(g) & _tree_all_finite(new_params)
+        commit = active & ok
+        return TrainState(
+            params=_tree_where(commit, new_params, params),
+            opt_state=_tree_where(commit, new_opt, state.opt_state),
+            step=state.step + commit.astype(jnp.int32),
+            diverged_at=jnp.where(active & ~ok, state.step, state.diverged_at),
+            key=state.key,
+            perm=jnp.where(commit, perm, state.perm),
+        )
+
+    def evaluate(
+        self, params: Any, hyper: dict[str, jax.Array], data: Data
+    ) -> dict[str, jax.Array]:
+        """Metrics of ``params`` on the full training and test splits (scalars).
+
+        ``loss``: the spec's sum loss on the training split (what is minimised);
+        ``grad_norm``: ``‖∇L‖₂``; ``grad_max``: ``‖∇L‖_∞ / N`` (scikit-learn's and
+        mcalc.solvers' stopping measure); ``param_norm``: ``‖θ‖₂``; ``accuracy`` or
+        ``mse``; ``test_loss`` and ``test_accuracy``/``test_mse`` when there is a test
+        split; P4 also ``w_gap = ‖w - w*‖/‖w*‖`` and ``objective_gap = L(w) - L(w*)``
+        against the closed form.
+        """
+        task = self._task
+        loss = self._loss(params, data.X, data.y, hyper, 1.0)
+        g = self._grad(params, data.X, data.y, hyper, 1.0)
+        out = {
+            "loss": loss,
+            "grad_norm": _global_norm(g),
+            "grad_max": jnp.max(jnp.stack([jnp.max(jnp.abs(x)) for x in jax.tree.leaves(g)]))
+            / self.n_train,
+            "param_norm": _global_norm(params),
+            task.metric: _tasks.accuracy_or_mse(task, params, data.X, data.y),
+        }
+        if self.n_test:
+            out["test_loss"] = self._loss(params, data.X_test, data.y_test, hyper, 1.0)
+            out[f"test_{task.metric}"] = _tasks.accuracy_or_mse(
+                task, params, data.X_test, data.y_test
+            )
+        if data.w_star is not None:
+            w, ws = params["w"], data.w_star
+            out["w_gap"] = jnp.linalg.norm(w - ws) / jnp.maximum(
+                jnp.linalg.norm(ws), jnp.finfo(ws.dtype).tiny
+            )
+            out["objective_gap"] = loss - self._loss({"w": ws}, data.X, data.y, hyper, 1.0)
+        return out
+
+    def chunk(
+        self, state: TrainState, hyper: dict[str, jax.Array], data: Data
+    ) -> tuple[TrainState, dict[str, jax.Array]]:
+        """``log_every`` steps in one ``lax.scan``, then the metrics at the chunk's end."""
+
+        def body(s, _):
+            return self.step(s, hyper, data), None
+
+        state, _ = jax.lax.scan(body, state, None, length=self.log_every)
+        metrics = self.evaluate(state.params, hyper, data)
+        metrics["step"] = state.step
+        metrics["diverged_at"] = state.diverged_at
+        metrics["learning_rate"] = self.learning_rate(hyper, jnp.maximum(state.step - 1, 0))
+        return state, metrics
+
+    # ------------------------------------------------------------------ helpers
+
+    def abstract_state(self) -> TrainState:
+        """Shapes and dtypes of :meth:`init`'s state (for restoring checkpoints)."""
+        return jax.eval_shape(self.init, jax.random.PRNGKey(0), self.hyper())
+
+
+@functools.lru_cache(maxsize=16)
+def compiled(program: Program) -> tuple[Any, Any, Any]:
+    """``jax.jit`` of ``init``, ``evaluate`` and ``chunk`` (its state donated), one per program.
+
+    Programs that compare equal share them, so repeated runs of the same shapes in one
+    process (a notebook, a test suite) compile once; across processes JAX's persistent
+    compilation cache does the same.
+    """
+    return (
+        jax.jit(program.init),
+        jax.jit(program.evaluate),
+        jax.jit(program.chunk, donate_argnums=0),
+    )
+
+
+def build_program(config: Any, dataset: Any) -> Program:
+    """The :class:`Program` of a config on a dataset's shapes.
+
+    Args:
+      config: a validated :class:`mcalc.config.Config`.
+      dataset: a :class:`mcalc.data.Dataset` (only its shapes are read).
+
+    Raises:
+      ValueError: when ``train.batch_size`` exceeds the training samples.
+    """
+    t, o, m = config.train, config.optimizer, config.model
+    if t.batch_size is not None and t.batch_size > dataset.n_train:
+        raise ValueError(
+            f"mcalc.train: train.batch_size={t.batch_size} exceeds the {dataset.n_train} training "
+            "samples; use a smaller batch or null (full batch)."
+        )
+    defaults: dict[str, float] = {"model.init_scale": float(m.init_scale)}
+    task = _tasks.get_task(config.task)
+    if "model.lam" in task.hyper:
+        defaults["model.lam"] = float(m.lam)
+    if "model.sigma2" in task.hyper:
+        defaults["model.sigma2"] = float(m.sigma2)
+    opt_fn = getattr(optax, o.name)
+    opt_numeric, opt_values, opt_static = _split_args(opt_fn, dict(o.args))
+    for k in opt_numeric:
+        defaults[f"optimizer.args.{k}"] = opt_values[k]
+    sched_name, sched_numeric, sched_static = None, (), ()
+    if o.schedule is None:
+        defaults["optimizer.learning_rate"] = float(o.learning_rate)
+    else:
+        sched_name = o.schedule.name
+        s_fn = getattr(optax, sched_name)
+        s_args = dict(o.schedule.args)
+        sig = inspect.signature(s_fn).parameters
+        # Only the arguments given are numeric here (schedules' float defaults stay inside optax).
+        numeric = {
+            k: float(v)
+            for k, v in s_args.items()
+            if isinstance(v, float)
+            or (
+                isinstance(v, int) and not isinstance(v, bool) and isinstance(sig[k].default, float)
+            )
+        }
+        static = {k: v for k, v in s_args.items() if k not in numeric}
+        if not _schedule_traceable(s_fn, static, numeric):
+            static, numeric = s_args, {}
+        sched_numeric = tuple(numeric)
+        sched_static = tuple((k, _freeze(v)) for k, v in static.items())
+        for k, v in numeric.items():
+            defaults[f"optimizer.schedule.args.{k}"] = v
+    return Program(
+        task=config.task,
+        n_train=dataset.n_train,
+        n_test=dataset.n_test,
+        dim=dataset.dim,
+        hidden=int(m.hidden),
+        dtype=str(np.dtype(config.data.dtype)),
+        batch_size=t.batch_size,
+        steps=int(t.steps),
+        log_every=int(t.log_every),
+        grad=m.grad,
+        intercept=bool(dataset.intercept),
+        opt_name=o.name,
+        opt_numeric=opt_numeric,
+        opt_static=tuple((k, _freeze(v)) for k, v in opt_static),
+        sched_name=sched_name,
+        sched_numeric=sched_numeric,
+        sched_static=sched_static,
+        defaults=tuple(defaults.items()),
+    )
+
+
+def make_data(program: Program, dataset: Any) -> Data:
+    """The :class:`Data` pytree of a dataset, as JAX arrays (P4: with the closed-form ``w*``)."""
+    from ..problems import least_squares
+
+    dtype = jnp.dtype(program.dtype)
+    X, y = jnp.asarray(dataset.X_train, dtype), jnp.asarray(dataset.y_train, dtype)
+    w_star = None
+    if program.task == "p4":
+        import warnings
+
+        from ..problems import RankDeficientWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RankDeficientWarning)  # the run reports the rank
+            w_star = least_squares(X, y).w
+    return Data(
+        X=X,
+        y=y,
+        X_test=jnp.asarray(dataset.X_test, dtype),
+        y_test=jnp.asarray(dataset.y_test, dtype),
+        w_star=w_star,
+    )
