@@ -274,3 +274,27 @@ def test_docstring_examples(module):
     with jax.enable_x64(False):
         result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_gradients_keep_their_direction_at_large_margins():
+    # Margins of 40-60: σ(a) - 1 and tanh(a/2) - 1 round to exactly 0 in float64 there.
+    X = jnp.array([[1.0, 0.5], [0.8, 1.0], [1.2, -0.3]])
+    w = jnp.array([40.0, 10.0])
+    a = np.asarray(X @ w)
+    ones = jnp.ones(3)
+
+    def expit(t):
+        return 1 / (1 + np.exp(-t))
+
+    expected = -(expit(-a)) @ np.asarray(X)  # Σ (σ(a) - 1) x = -Σ σ(-a) x, exactly
+    got = mcalc.logistic_l2_grad(w, X, ones, lam=0.0)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert np.all(got != 0)
+    np.testing.assert_allclose(
+        mcalc.logistic_l2(w, X, ones, lam=0.0), np.sum(np.log1p(np.exp(-a))), rtol=1e-12
+    )
+    # P3: f - 1 = -2σ(-a) and (1 - f²)/2 = 2σ(a)σ(-a)
+    expected3 = ((-2 * expit(-a)) * (2 * expit(a) * expit(-a))) @ np.asarray(X)
+    got3 = mcalc.bipolar_squared_grad(w, X, ones)
+    np.testing.assert_allclose(got3, expected3, rtol=1e-12)
+    assert np.all(got3 != 0)

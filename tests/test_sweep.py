@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -297,3 +298,51 @@ def test_cli_sweep_smoke_and_usage_errors(tmp_path):
         env=env,
     )
     assert bad.returncode == 2 and "sweep.mode' must be grid or zip" in bad.stderr
+
+
+SWEEP_CONFIGS = [
+    p
+    for p in sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+    if "sweep:" in p.read_text()
+]
+
+
+@pytest.mark.parametrize("path", SWEEP_CONFIGS, ids=lambda p: p.name)
+def test_every_sweep_config_resolves_and_is_commented(path):
+    base, spec = load_sweep(path)
+    assert base.name == path.stem and expand(spec)
+    for line in path.read_text().splitlines():
+        code = line.split("#", 1)[0].rstrip()
+        if code and not code.endswith(":"):
+            assert "#" in line, f"{path.name}: line without a comment: {line!r}"
+
+
+def test_sweep_configs_exist():
+    assert {p.name for p in SWEEP_CONFIGS} >= {
+        "l2_separable_sweep.yaml",
+        "l2_breast_cancer_sweep.yaml",
+    }
+
+
+@pytest.mark.slow
+def test_l2_study_script_reports_every_claim(tmp_path):
+    script = Path(__file__).parent.parent / "scripts" / "l2_study.py"
+    run = subprocess.run(
+        [sys.executable, str(script), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    (study,) = tmp_path.iterdir()
+    report = (study / "report.md").read_text()
+    for section in ("## 1.", "## 2.", "## 3.", "## 4."):
+        assert section in report
+    assert "**does not hold**" not in report and report.count("**holds**") >= 6
+    findings = json.loads((study / "findings.json").read_text())
+    assert (
+        findings["norm_monotone"]
+        and findings["eig_min_ge_2lam"]
+        and findings["unbounded_without_l2"]
+    )
+    for png in ("path.png", "separable.png", "accuracy.png"):
+        assert (study / png).stat().st_size > 1000

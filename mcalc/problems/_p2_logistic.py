@@ -20,6 +20,32 @@ from ._derivation import Derivation
 __all__ = ["logistic_l2", "logistic_l2_grad", "logistic_l2_hessian", "DERIVATIONS"]
 
 
+# The three pointwise pieces, in forms exact at any margin (shared with mcalc.solvers).
+
+
+def pointwise_loss(a: jax.Array, y: jax.Array) -> jax.Array:
+    """``-y ln σ(a) - (1-y) ln(1-σ(a))`` as ``(1-y) softplus(a) + y softplus(-a)``.
+
+    Equal to ``softplus(a) - y a`` for any ``y``; exact for ``y ∈ {0, 1}`` at any margin,
+    where ``log(sigmoid(a))`` underflows to ``-inf`` and ``softplus(a) - a`` cancels to 0.
+    """
+    return (1 - y) * jax.nn.softplus(a) + y * jax.nn.softplus(-a)
+
+
+def residual(a: jax.Array, y: jax.Array) -> jax.Array:
+    """``σ(a) - y`` as ``(1-y) σ(a) - y σ(-a)``: no cancellation of ``σ(a) - 1``.
+
+    In float64 ``σ(a) - 1`` is exactly 0 past ``a ≈ 37``, so gradient descent on
+    separable data would stop there instead of following the log-growth of ``‖w‖``.
+    """
+    return (1 - y) * jax.nn.sigmoid(a) - y * jax.nn.sigmoid(-a)
+
+
+def curvature(a: jax.Array) -> jax.Array:
+    """``σ(a)(1 - σ(a))`` as ``σ(a)σ(-a)``: no cancellation of ``1 - σ(a)``."""
+    return jax.nn.sigmoid(a) * jax.nn.sigmoid(-a)
+
+
 def _args(fn: str, w, X, y, lam):
     w, X, y = v.linear_model_args(fn, w, X, y)
     v.check_scalar(fn, "lam", lam, minimum=0.0)
@@ -51,9 +77,7 @@ def logistic_l2(w: jax.Array, X: jax.Array, y: jax.Array, *, lam: float = 1.0) -
       1.3863
     """
     w, X, y = _args("mcalc.logistic_l2", w, X, y, lam)
-    a = X @ w
-    # softplus(a) - y*a: finite for any margin; log(sigmoid(a)) underflows to -inf.
-    return jnp.sum(jax.nn.softplus(a) - y * a) + lam * jnp.dot(w, w)
+    return jnp.sum(pointwise_loss(X @ w, y)) + lam * jnp.dot(w, w)
 
 
 def logistic_l2_grad(w: jax.Array, X: jax.Array, y: jax.Array, *, lam: float = 1.0) -> jax.Array:
@@ -74,9 +98,8 @@ def logistic_l2_grad(w: jax.Array, X: jax.Array, y: jax.Array, *, lam: float = 1
       Array([-0.5,  0.5], dtype=float32)
     """
     w, X, y = _args("mcalc.logistic_l2_grad", w, X, y, lam)
-    r = jax.nn.sigmoid(X @ w) - y
     # r @ X, not X.T @ r: on the CPU the transposed product of a tall X is ~5x slower.
-    return r @ X + (2 * lam) * w
+    return residual(X @ w, y) @ X + (2 * lam) * w
 
 
 def logistic_l2_hessian(w: jax.Array, X: jax.Array, y: jax.Array, *, lam: float = 1.0) -> jax.Array:
@@ -93,8 +116,7 @@ def logistic_l2_hessian(w: jax.Array, X: jax.Array, y: jax.Array, *, lam: float 
       ``[D, D]`` symmetric matrix.
     """
     w, X, y = _args("mcalc.logistic_l2_hessian", w, X, y, lam)
-    f = jax.nn.sigmoid(X @ w)
-    s = f * (1 - f)
+    s = curvature(X @ w)
     H = jax.lax.dot_general(X * s[:, None], X, (((0,), (0,)), ((), ())))
     return H + (2 * lam) * jnp.eye(w.shape[0], dtype=H.dtype)
 

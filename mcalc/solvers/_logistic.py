@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import optax
 
 from .. import _validation as v
+from ..problems._p2_logistic import curvature, pointwise_loss, residual
 
 __all__ = [
     "SolverResult",
@@ -78,20 +79,20 @@ def _block_rows(X: jax.Array) -> int:
 def _sums(w: jax.Array, X: jax.Array, y: jax.Array, order: int) -> tuple[jax.Array, ...]:
     """The data terms of ``L`` (``order >= 0``), ``∇L`` (``>= 1``) and ``∇²L`` (``2``).
 
-    ``Σ softplus(a) - y a``, ``(σ(a) - y) X`` and ``Xᵀ diag(σ(a)(1 - σ(a))) X`` with
+    ``Σ softplus(a) - y a``, ``(σ(a) - y) X`` and ``Xᵀ diag(σ(a)(1 - σ(a))) X`` (in the
+    forms of :mod:`mcalc.problems._p2_logistic` that are exact at any margin) with
     ``a = Xw``, accumulated over blocks of rows so that ``X`` is read once.
     """
 
     def block(Xb: jax.Array, yb: jax.Array) -> tuple[jax.Array, ...]:
         a = Xb @ w
-        # softplus(a) - y*a: finite for any margin; log(sigmoid(a)) underflows to -inf.
-        out = (jnp.sum(jax.nn.softplus(a) - yb * a),)
+        # The margin-exact pointwise forms of mcalc.logistic_l2 and its closed forms.
+        out = (jnp.sum(pointwise_loss(a, yb)),)
         if order >= 1:
-            p = jax.nn.sigmoid(a)
             # r @ X, not X.T @ r: the fast layout for a tall X on the CPU.
-            out += ((p - yb) @ Xb,)
+            out += (residual(a, yb) @ Xb,)
         if order >= 2:
-            out += (jax.lax.dot_general(Xb * (p * (1 - p))[:, None], Xb, _CONTRACT_ROWS),)
+            out += (jax.lax.dot_general(Xb * curvature(a)[:, None], Xb, _CONTRACT_ROWS),)
         return out
 
     n = X.shape[0]

@@ -73,7 +73,7 @@ def plot_sweep(
     curves = _curves(sweep_dir)
     if curves:
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
-        for lane, (steps, losses) in sorted(curves.items()):
+        for _, (steps, losses) in sorted(curves.items()):
             ax.plot(steps, losses, lw=0.8, alpha=0.6)
         ax.set_xlabel("step")
         ax.set_ylabel("training loss (sum over samples)")

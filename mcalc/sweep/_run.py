@@ -265,7 +265,7 @@ def sweep(
     configs = expand(spec)
     groups = _plan(base, spec, configs)
     if resume is None:
-        sweep_dir = _files.create_run_dir(sweeps_dir, base.name + "-sweep")
+        sweep_dir = _files.create_run_dir(sweeps_dir, base.name)
         text = to_yaml(
             base,
             header="mcalc sweep: the resolved base config; resume with: mcalc sweep --resume <this folder>",
