@@ -318,3 +318,15 @@ def synthetic_logistic(n: int, d: int, *, seed: int = 0) -> tuple[Any, Any]:
     w = rng.standard_normal(d) * (3 / np.sqrt(d))
     y = (rng.random(n) < 1 / (1 + np.exp(-X @ w))).astype(np.float64)
     return X, y
+
+
+def matmul_rate(t: Callable[[Callable[[], Any]], Timing], *, quick: bool) -> tuple[float, str]:
+    """The float32 FLOP rate of one square JAX product, timed in this run, and its label."""
+    import jax
+    import jax.numpy as jnp
+
+    S = 512 if quick else 2048
+    A = jax.random.normal(jax.random.key(1), (S, S), jnp.float32)
+    matmul = jax.jit(jnp.matmul)
+    rate = 2 * S**3 / t(lambda: matmul(A, A)).median
+    return rate, f"{rate / 1e9:.0f} GFLOP/s ({S}x{S} f32 product)"

@@ -233,7 +233,6 @@ def main() -> int:
     _bench.clean_blas_env(args)
 
     import jax
-    import jax.numpy as jnp
 
     jax.config.update("jax_enable_x64", True)
     info = _bench.environment()
@@ -252,12 +251,9 @@ def main() -> int:
     n, d = (20_000, 20) if args.quick else (1_000_000, 100)
     rows += _least_squares_rows(n, d, t)
 
-    S = 512 if args.quick else 2048
-    A = jax.random.normal(jax.random.key(1), (S, S), jnp.float32)
-    matmul = jax.jit(jnp.matmul)
-    rate = 2 * S**3 / t(lambda: matmul(A, A)).median
+    rate, rate_note = _bench.matmul_rate(t, quick=args.quick)
     B, D, M = (128, 16, 32) if args.quick else (1024, 64, 256)
-    rows += _resnet_rows(B, D, M, t, rate, f"{rate / 1e9:.0f} GFLOP/s ({S}x{S} f32 product)")
+    rows += _resnet_rows(B, D, M, t, rate, rate_note)
 
     _bench.print_table("Solvers and training step vs scikit-learn, NumPy, PyTorch", rows)
     _bench.save_json(args.json, "bench_solvers", args, rows, info)
