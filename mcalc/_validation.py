@@ -151,6 +151,12 @@ def check_finite(fn: str, name: str, x: Any) -> None:
     if not is_concrete(x):
         return
     arr = np.asarray(x)
+    # One pass without a temporary: a finite sum means every entry is finite (a NaN or
+    # Inf propagates); only a non-finite sum (which can also be overflow) needs the
+    # entry-by-entry look that finds the culprit.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(arr.sum()):
+            return
     bad = ~np.isfinite(arr)
     if bad.any():
         first = tuple(int(i) for i in np.argwhere(bad)[0])
