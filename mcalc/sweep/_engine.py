@@ -150,7 +150,15 @@ class GroupRunner:
         return self._put(self._pad(tree), self._lane_sharding)
 
     def lanes_out(self, tree: Any) -> Any:
-        """The host (NumPy) copy of a lane pytree, padding dropped."""
+        """The host (NumPy) copy of a lane pytree, padding dropped.
+
+        With several processes (``jax.distributed.initialize``) the lanes of other
+        hosts are gathered first, so every process sees every lane.
+        """
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            tree = multihost_utils.process_allgather(tree, tiled=True)
         return jax.tree.map(lambda x: np.asarray(x)[: self.n_lanes], tree)
 
     # -- the program ----------------------------------------------------------------
