@@ -329,3 +329,10 @@ def test_missing_file_and_unknown_name():
         ConfigError, match=r"config must be a path to a YAML file, a task name, a Config"
     ):
         load_config(42)
+
+
+def test_docs_document_every_field():
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "training.md").read_text()
+    for key, _, _ in _fields(Config()):
+        assert f"`{key}`" in docs, f"docs/training.md does not document {key}"
+    assert "`optimizer.schedule.name`" in docs and "`optimizer.schedule.args`" in docs

@@ -1,4 +1,4 @@
-"""The adapter between ``mcalc run`` and ``mcalc.verify`` (the verification of every derivation)."""
+"""The verification step of ``mcalc run``: :func:`mcalc.verify` with its defaults."""
 
 from __future__ import annotations
 
@@ -8,21 +8,12 @@ __all__ = ["verify_all", "render"]
 
 
 def verify_all() -> Any:
-    """``mcalc.verify()`` with its defaults: every built-in derivation, float32 and float64."""
+    """``mcalc.verify()``: every built-in derivation, in float32 and float64."""
     from ..verify import verify
 
     return verify()
 
 
 def render(result: Any, fmt: str) -> str:
-    """The verification result as ``"markdown"``, ``"json"`` or ``"text"``."""
-    for name in (f"to_{fmt}", fmt, f"render_{fmt}"):
-        fn = getattr(result, name, None)
-        if callable(fn):
-            return str(fn())
-    from .. import verify as _verify_pkg
-
-    fn = getattr(_verify_pkg, "render", None)
-    if callable(fn):
-        return str(fn(result, fmt))
-    return str(result)
+    """The :class:`mcalc.verify.VerifyResult` as ``"markdown"``, ``"json"`` or ``"text"``."""
+    return {"markdown": result.to_markdown, "json": result.to_json, "text": result.to_text}[fmt]()

@@ -32,12 +32,12 @@ __all__ = [
 
 
 def create_run_dir(parent: str | os.PathLike, name: str, *, stamp: str | None = None) -> Path:
-    """Create and return a new folder ``parent/<name>-<YYYYmmdd-HHMMSS>[-k]``.
+    """Create a new folder ``parent/<name>-<YYYYmmdd-HHMMSS>[-k]``; return its absolute path.
 
     ``os.mkdir`` fails when the folder exists, so a folder is never reused: on a
     collision the next suffix ``-2``, ``-3``, ... is tried.
     """
-    parent = Path(parent)
+    parent = Path(parent).absolute()
     parent.mkdir(parents=True, exist_ok=True)
     stamp = stamp or time.strftime("%Y%m%d-%H%M%S")
     base = f"{name}-{stamp}"

@@ -156,7 +156,7 @@ def _resolve(config: Any, overrides: list[Any], resume: Any) -> tuple[Config, Pa
                 f"{_FN}: give a config (a YAML file, a task name such as 'p2', or a Config)."
             )
         return load_config(config, overrides), None
-    run_dir = Path(resume)
+    run_dir = Path(resume).absolute()
     saved_path = run_dir / RUN_FILES["config"]
     if not saved_path.is_file():
         raise ValueError(
