@@ -36,12 +36,22 @@ class Checkpoints:
         self._mgr = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(
-                max_to_keep=keep, enable_async_checkpointing=False, create=True
+                max_to_keep=keep,
+                enable_async_checkpointing=False,
+                create=True,
+                # a save cut short by a kill leaves a temporary folder: remove it on reopening
+                cleanup_tmp_directories=True,
             ),
         )
 
     def save(self, step: int, state: Any) -> Path:
-        """Save ``state`` as checkpoint ``step`` and wait until it is on disk."""
+        """Save ``state`` as checkpoint ``step`` and wait until it is on disk.
+
+        A complete checkpoint of ``step`` is kept as it is (training is deterministic:
+        a resumed run reaching that step again holds the same state).
+        """
+        if int(step) in self._mgr.all_steps():
+            return self.directory / str(int(step))
         self._mgr.save(int(step), args=self._ocp.args.StandardSave(state), force=True)
         self._mgr.wait_until_finished()
         return self.directory / str(int(step))

@@ -446,10 +446,21 @@ def _loop(
         _files.append_jsonl(metrics_path, rec)
         history.append(rec)
 
+    def stopping_rule(m: dict[str, Any]) -> str | None:
+        if t.tol is not None and m.get("grad_max", math.inf) <= t.tol:
+            return "tol"
+        if t.gap_tol is not None and m.get("objective_gap", math.inf) <= t.gap_tol:
+            return "gap_tol"
+        return None
+
     step = int(state.step)
     status, reason, diverged_at = "completed", "steps", None
     if finished is not None:  # resuming a run that had ended: nothing left to train
         status, reason = finished["status"], finished.get("stop_reason", "steps")
+    elif not fresh and step > 0 and history[-1]["step"] == step and stopping_rule(history[-1]):
+        # killed after its converged checkpoint but before its summary: it had ended
+        status, reason = "converged", stopping_rule(history[-1])
+        finished = {"status": status}
     first_chunk_s = None
     t_loop = time.perf_counter()
     bar = _progress_bar(t.steps, min(step, t.steps), cfg.name, progress)
@@ -472,10 +483,8 @@ def _loop(
             if div >= 0:
                 status, reason, diverged_at = "diverged", "diverged", div
                 break
-            if t.tol is not None and m["grad_max"] <= t.tol:
-                status, reason = "converged", "tol"
-            elif t.gap_tol is not None and m.get("objective_gap", math.inf) <= t.gap_tol:
-                status, reason = "converged", "gap_tol"
+            if stopping_rule(m):
+                status, reason = "converged", stopping_rule(m)
             if (
                 status == "converged"
                 or step >= t.steps
