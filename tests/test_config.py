@@ -108,7 +108,7 @@ def test_default_config_is_fresh_and_rejects_unknown_task():
 
 def test_base_chain_overrides_instead_of_copying(tmp_path):
     (tmp_path / "a.yaml").write_text("task: p4\ntrain: {steps: 77}\nmodel: {sigma2: 2.0}\n")
-    (tmp_path / "b.yaml").write_text("base: a.yaml\nmodel: {sigma2: 3.0}\nname: b\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\nmodel: {sigma2: 3.0}\n")
     cfg = load_config(tmp_path / "b.yaml")
     assert (cfg.task, cfg.train.steps, cfg.model.sigma2, cfg.name) == ("p4", 77, 3.0, "b")
     # everything else is the embedded p4 default
@@ -119,12 +119,15 @@ def test_base_may_name_an_embedded_default(tmp_path):
     (tmp_path / "mine.yaml").write_text("base: p7\nmodel: {hidden: 4}\n")
     cfg = load_config(tmp_path / "mine.yaml")
     assert cfg.task == "p7" and cfg.model.hidden == 4
-    assert config_diff(cfg, default_config("p7")) == ["model.hidden"]
+    assert config_diff(cfg, default_config("p7")) == ["model.hidden", "name"]
 
 
-def test_minimal_file_gets_its_tasks_defaults(tmp_path):
-    (tmp_path / "m.yaml").write_text("task: p4\n")
-    assert load_config(tmp_path / "m.yaml") == default_config("p4")
+def test_minimal_file_gets_its_tasks_defaults_and_its_own_name(tmp_path):
+    (tmp_path / "my_exp.yaml").write_text("task: p4\n")
+    cfg = load_config(tmp_path / "my_exp.yaml")
+    assert config_diff(cfg, default_config("p4")) == ["name"] and cfg.name == "my_exp"
+    (tmp_path / "named.yaml").write_text("base: my_exp.yaml\nname: mine\n")
+    assert load_config(tmp_path / "named.yaml").name == "mine"
 
 
 def test_variant_file_differs_from_its_base_only_where_it_says():

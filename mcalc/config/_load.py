@@ -101,6 +101,8 @@ def _read_file(path: Path, seen: tuple[Path, ...]) -> list[Layer]:
             layers.append((f"the embedded default {base!r}", {"task": base}))
         else:
             layers.extend(_read_file((path.parent / base).resolve(), (*seen, path)))
+    # A file that does not name its runs names them after itself (my_exp.yaml -> runs/my_exp-*).
+    layers.append((f"{path} (its file name)", {"name": path.stem}))
     layers.append((str(path), data))
     return layers
 

@@ -159,7 +159,10 @@ class Config:
         "p2",
         "the problem: p2 (logistic + L2) | p3 (bipolar sigmoid) | p4 (Gaussian linear regression) | p7 (residual net)",
     )
-    name: str = _f("p2", "run name: the run folder is runs/<name>-<timestamp>")
+    name: str = _f(
+        "p2",
+        "run name: the run folder is runs/<name>-<timestamp> (a file without one: its file name)",
+    )
     seed: int = _f(0, "seed of the initial parameters and the minibatch order")
     solver: str = _f(
         "optax",
