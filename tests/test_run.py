@@ -56,3 +56,21 @@ def test_mcalc_run_writes_a_report_showing_every_task(tmp_path):
     assert (results / "verification.md").is_file() and json.loads(
         (results / "verification.json").read_text()
     )["ok"]
+
+
+def test_run_from_python_without_verification(tmp_path, monkeypatch):
+    import mcalc
+
+    monkeypatch.setenv("MCALC_CACHE_DIR", "off")
+    report = mcalc.run(tmp_path, tasks=("p4",), verify=False, progress=False, quiet=True)
+    assert report.ok and set(report.runs) == {"p4"} and report.verification is None
+    text = report.report.read_text()
+    assert "## 1. Verification\n\nSkipped." in text
+    assert re.search(
+        r"^\| P4 Gaussian linear regression \| diabetes \(354/88\) \| sgd\(momentum=0.9\)",
+        text,
+        re.M,
+    )
+    assert "‖w − w*‖/‖w*‖ =" in text
+    for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
+        assert (report.path / image).is_file()
