@@ -105,6 +105,25 @@ def test_schedule_arguments_are_hyper_when_traceable():
     assert not any(k.startswith("optimizer.schedule") for k in prog.hyper())
 
 
+@pytest.mark.parametrize(
+    "name, args, lr",
+    [
+        ("lbfgs", {"memory_size": 5}, 1.0),
+        ("adamw", {"weight_decay": 1e-3}, 0.05),
+        ("rmsprop", {}, 0.01),
+    ],
+)
+def test_any_optax_optimizer_by_name(name, args, lr):
+    # lbfgs needs the loss (value, value_fn) and keeps its integer memory_size static.
+    cfg = _tiny(
+        "p2", optimizer={"name": name, "args": {"momentum": None, **args}, "learning_rate": lr}
+    )
+    prog, data = _program(cfg)
+    state, m = _run_steps(prog, data, prog.hyper(), jax.random.PRNGKey(0), 2)
+    m0 = prog.evaluate(prog.init(jax.random.PRNGKey(0), prog.hyper()).params, prog.hyper(), data)
+    assert int(m["diverged_at"]) == -1 and float(m["loss"]) < float(m0["loss"])
+
+
 def test_optimizer_hyperparameters_live_in_the_optimizer_state():
     prog, _ = _program(_tiny("p2"))
     hyper = prog.hyper(**{"optimizer.learning_rate": 0.25})

@@ -241,8 +241,12 @@ class Program:
         static = {k: _thaw(v) for k, v in self.opt_static}
         numeric = {k: v for k, v in self.defaults if k.startswith("optimizer.args.")}
         numeric = {k.removeprefix("optimizer.args."): v for k, v in numeric.items()}
+        # inject_hyperparams turns every numeric argument, defaults included, into a traced
+        # hyperparameter; sizes such as lbfgs's memory_size must stay Python values.
+        names = inspect.signature(fn).parameters
+        static_names = tuple(n for n in names if n not in numeric and n != "learning_rate")
         return optax.inject_hyperparams(
-            fn, static_args=tuple(static), hyperparam_dtype=jnp.dtype(self.dtype)
+            fn, static_args=static_names, hyperparam_dtype=jnp.dtype(self.dtype)
         )(learning_rate=1.0, **static, **numeric)
 
     def learning_rate(self, hyper: dict[str, jax.Array], step: jax.Array) -> jax.Array:
