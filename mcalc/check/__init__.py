@@ -1,0 +1,13 @@
+"""Check a hand-derived gradient against ``jax.grad`` and finite differences, and say how it is wrong.
+
+``check_grad`` is the one checking engine of mcalc: users call it on their own
+derivations, ``mcalc verify`` calls it on the built-in ones, and mcalc's tests
+call it too. ``mcalc check MODULE:F MODULE:GRAD`` runs it from the shell.
+"""
+
+from ._check import assert_grad as assert_grad
+from ._check import check_grad as check_grad
+from ._check import default_rtol as default_rtol
+from ._report import GradCheckReport as GradCheckReport
+from ._report import LeafResult as LeafResult
+from ._report import TrialResult as TrialResult

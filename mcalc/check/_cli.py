@@ -1,0 +1,227 @@
+"""``mcalc check MODULE:F MODULE:GRAD``: the gradient checker on your own code, from the shell.
+
+Exit status: 0 when the gradient agrees, 1 when it is wrong, 2 on bad usage (argparse's
+convention: a malformed shape, an unimportable ``MODULE:F``, an ``f`` that is not scalar, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["add_arguments", "main", "parse_shape", "load_object"]
+
+_PROG = "mcalc check"
+
+
+class UsageError(Exception):
+    """Bad usage: reported as ``mcalc check: error: ...`` with exit status 2."""
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"5"`` -> ``(5,)``, ``"5,5"`` or ``"5x5"`` -> ``(5, 5)``, ``"scalar"`` or ``"()"`` -> ``()``.
+
+    Raises:
+      argparse.ArgumentTypeError: on anything else.
+    """
+    t = text.strip().lower().replace(" ", "")
+    if t in ("", "()", "scalar"):
+        return ()
+    parts = t.strip("()[]").replace("x", ",").split(",")
+    parts = [p for p in parts if p != ""] if t.endswith(",") else parts
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        shape = None
+    if not shape or any(d < 0 for d in shape):
+        raise argparse.ArgumentTypeError(
+            f"invalid shape {text!r}: expected comma-separated non-negative integers such as "
+            "5 or 5,5 (or 'scalar' for a 0-d argument)"
+        )
+    return shape
+
+
+def _module_from_path(path: Path):
+    if not path.is_file():
+        raise UsageError(f"cannot find the file {str(path)!r}")
+    path = path.resolve()
+    name = f"_mcalc_user_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+    if name in sys.modules:
+        return sys.modules[name]
+    # The file's folder goes on sys.path so that it can import its neighbours.
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:
+        del sys.modules[name]
+        raise UsageError(f"importing {str(path)!r} failed: {type(e).__name__}: {e}") from e
+    return module
+
+
+def load_object(ref: str, *, what: str) -> Any:
+    """Load ``MODULE:NAME``: a dotted module importable from the current directory, or a ``.py`` path.
+
+    ``NAME`` may be dotted (``mod:Class.method``). Raises :class:`UsageError` with a
+    message that names what could not be found.
+    """
+    module_part, sep, attr = ref.rpartition(":")
+    if not sep or not module_part or not attr:
+        raise UsageError(
+            f"{what} must look like MODULE:NAME (e.g. mymodule:f, pkg.mod:f or path/to/file.py:f); "
+            f"got {ref!r}"
+        )
+    if module_part.endswith(".py") or "/" in module_part or os.sep in module_part:
+        module = _module_from_path(Path(module_part))
+    else:
+        cwd = os.getcwd()
+        if cwd not in sys.path:
+            sys.path.insert(0, cwd)
+        try:
+            module = importlib.import_module(module_part)
+        except ModuleNotFoundError as e:
+            raise UsageError(
+                f"cannot import module {module_part!r} for {what} ({e}); run mcalc check from "
+                "the folder that contains it, or give a path such as path/to/file.py:NAME"
+            ) from e
+        except Exception as e:
+            raise UsageError(f"importing {module_part!r} failed: {type(e).__name__}: {e}") from e
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            public = sorted(n for n in dir(module) if not n.startswith("_"))
+            raise UsageError(
+                f"{module_part!r} has no attribute {attr!r} for {what}; it defines: "
+                f"{', '.join(public) or 'nothing public'}"
+            )
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise UsageError(f"{what} {ref!r} is not callable; got {type(obj).__name__}")
+    return obj
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Check a hand-derived gradient GRAD of a scalar function F against jax.grad (in float64) "
+        "and finite differences, at random arguments of the given shapes; say how it is wrong."
+    )
+    parser.epilog = (
+        "example: mcalc check mymod:f mymod:grad_f --shape 5 --shape 5,5   "
+        "(exit status 0: right, 1: wrong, 2: bad usage)"
+    )
+    parser.add_argument("f", metavar="MODULE:F", help="the scalar function, e.g. mymod:loss")
+    parser.add_argument("grad", metavar="MODULE:GRAD", help="its claimed gradient")
+    parser.add_argument(
+        "--shape",
+        action="append",
+        type=parse_shape,
+        default=[],
+        metavar="SHAPE",
+        help="shape of the next positional argument of F, e.g. --shape 5 --shape 5,5 "
+        "('scalar' for a 0-d one); random normal values",
+    )
+    parser.add_argument(
+        "--sampler",
+        metavar="MODULE:SAMPLE",
+        help="draw the arguments instead: SAMPLE(key) or SAMPLE(key, dtype) returns a tuple",
+    )
+    parser.add_argument("--argnum", type=int, default=0, help="argument to differentiate (0)")
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float16", "bfloat16", "float32", "float64"],
+        help="dtype of the arguments (float32)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument("--trials", type=int, default=5, help="number of points checked (5)")
+    parser.add_argument("--rtol", type=float, help="relative tolerance (default: by dtype)")
+    parser.add_argument("--atol", type=float, help="absolute tolerance (default: by dtype)")
+    parser.add_argument(
+        "--no-fd", action="store_true", help="compare with jax.grad only, not finite differences"
+    )
+    parser.add_argument("--format", choices=["text", "json"], default="text", help="output")
+
+
+def _random_args(shapes: list[tuple[int, ...]], dtype: str, seed: int) -> tuple:
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(seed)
+    np_dtype = jnp.dtype(dtype)  # jnp knows bfloat16 too
+    return tuple(rng.standard_normal(s).astype(np_dtype) for s in shapes)
+
+
+def _check_arity(f: Any, n: int) -> None:
+    """One --shape per positional parameter of F (when F's signature says how many)."""
+    try:
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        return
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    if not len(required) <= n <= len(positional):
+        names = ", ".join(p.name for p in positional)
+        raise UsageError(
+            f"F takes {len(required)} positional argument{'s' if len(required) != 1 else ''} "
+            f"({names}) but {n} --shape {'was' if n == 1 else 'were'} given: give one --shape "
+            "per argument"
+        )
+
+
+def main(args: argparse.Namespace) -> int:
+    from . import check_grad
+
+    try:
+        f = load_object(args.f, what="F")
+        grad = load_object(args.grad, what="GRAD")
+        sampler = load_object(args.sampler, what="--sampler") if args.sampler else None
+        if sampler is None and not args.shape:
+            raise UsageError(
+                "give the shape of each positional argument of F (e.g. --shape 5 --shape 5,5), "
+                "or --sampler MODULE:SAMPLE"
+            )
+        if sampler is None:
+            _check_arity(f, len(args.shape))
+        if args.trials < 1:
+            raise UsageError(f"--trials must be >= 1; got {args.trials}")
+        point = _random_args(args.shape, args.dtype, args.seed)
+        report = check_grad(
+            f,
+            grad,
+            *point,
+            argnum=args.argnum,
+            trials=args.trials,
+            seed=args.seed,
+            sampler=sampler,
+            dtype=args.dtype,
+            rtol=args.rtol,
+            atol=args.atol,
+            fd=not args.no_fd,
+        )
+    except UsageError as e:
+        print(f"{_PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # the check could not run: report what raised and where
+        notes = "".join(f"\n  {n}" for n in getattr(e, "__notes__", ()))
+        what = "" if str(e).startswith("mcalc.") else f"{type(e).__name__}: "
+        print(f"{_PROG}: error: {what}{e}{notes}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(report)
+    return 0 if report.ok else 1
