@@ -279,6 +279,7 @@ def test_public_names():
         (["solver=lbfgs", "data.intercept=true"], r"exact solver lbfgs penalises every weight"),
         (["name=a/b"], r"config key 'name' must be a non-empty name without slashes"),
         (["xx"], r"an override must look like key=value"),
+        (["base=p3"], r"config key 'base' is only read at the top of a config file"),
         (["a..b=1"], r"'a..b' is not a dotted key"),
     ],
 )

@@ -264,6 +264,11 @@ def _check_layer(cls: type, data: Mapping[str, Any], prefix: str, where: str) ->
     out: dict[str, Any] = {}
     for key, value in data.items():
         full = f"{prefix}{key}"
+        if key == "base" and not prefix:
+            raise ConfigError(
+                f"{where}: config key 'base' is only read at the top of a config file "
+                "(it names the file or task that file overrides)."
+            )
         if key not in names:
             close = difflib.get_close_matches(str(key), names, n=1)
             hint = f" Did you mean '{prefix}{close[0]}'?" if close else ""

@@ -71,6 +71,13 @@ def main(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as e:
         print(f"mcalc train: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            f"mcalc train: interrupted; continue with: mcalc train --resume {args.runs_dir}/<run> "
+            "(the folder named on the progress bar)",
+            file=sys.stderr,
+        )
+        return 130
     print(result.summary["message"])
     print(f"run folder: {result.run_dir}")
     if result.status == "diverged":

@@ -463,7 +463,7 @@ def _loop(
         finished = {"status": status}
     first_chunk_s = None
     t_loop = time.perf_counter()
-    bar = _progress_bar(t.steps, min(step, t.steps), cfg.name, progress)
+    bar = _progress_bar(t.steps, min(step, t.steps), run_dir.name, progress)
     try:
         while step < t.steps and finished is None:
             t0 = time.perf_counter()
