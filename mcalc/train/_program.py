@@ -180,10 +180,9 @@ def _schedule_traceable(fn: Any, static: dict[str, Any], numeric: dict[str, floa
         jax.eval_shape(build, {k: jnp.asarray(v, jnp.float32) for k, v in numeric.items()})
         return True
     except jax.errors.ConcretizationTypeError:
-        return (
-            False  # optax checks a value in Python (e.g. exponential_decay's rate): keep it static
-        )
-    except Exception:  # noqa: BLE001 - any failure: treat as static; a real error shows at build
+        # optax checks a value in Python (e.g. exponential_decay's rate): keep it static
+        return False
+    except Exception:  # noqa: BLE001 - any other failure: keep it static; real errors show later
         return False
 
 
