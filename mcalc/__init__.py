@@ -48,5 +48,7 @@ from .solvers import logistic_newton as logistic_newton
 from .solvers import logistic_path as logistic_path
 from .train import TrainResult as TrainResult
 from .train import train as train
+from .verify import VerifyResult as VerifyResult
+from .verify import verify as verify
 
 __version__ = "0.1.0"

@@ -624,8 +624,10 @@ def _report(checker: Checker, evals: list[Evaluation], f, grad_f, fd: bool) -> G
 
 def _capitalise(sentence: str, names: Sequence[str]) -> str:
     """Sentence case, unless the sentence starts with an argument's name (``params['W1']``)."""
-    if any(sentence.startswith(n) for n in names if n):
-        return sentence
+    for n in names:
+        rest = sentence[len(n) : len(n) + 1]
+        if n and sentence.startswith(n) and not (rest.isalnum() or rest == "_"):
+            return sentence
     return sentence[:1].upper() + sentence[1:]
 
 

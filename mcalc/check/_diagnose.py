@@ -162,7 +162,13 @@ def _shape(e: Evaluation, checker: Checker) -> str:
                 f"{head}, the transpose of {name}'s shape {_shape_text(s)}: off by a transpose "
                 f"(a gradient has the shape of its argument){tail}."
             )
-        if len(cs) > len(s) and cs[len(cs) - len(s) :] == s:
+        if len(s) == 1 and cs == (s[0], s[0]):
+            return (
+                f"{head}, a matrix where {name} has shape {_shape_text(s)}: a column vector plus "
+                "a row vector (e.g. Xw + wᵀX with 2-D vectors) broadcasts to a matrix."
+            )
+        vector = len(s) == 1 and len(cs) == 2 and 1 in cs and c.size == r.size
+        if len(cs) > len(s) and cs[len(cs) - len(s) :] == s and not vector:
             tail = ", and without it the values agree with jax.grad" if close else ""
             return (
                 f"{head} where {name} has shape {_shape_text(s)}: an extra leading axis (a "
@@ -170,16 +176,11 @@ def _shape(e: Evaluation, checker: Checker) -> str:
             )
         if c.size == r.size:
             what = ""
-            if len(s) == 1 and len(cs) == 2 and 1 in cs:
+            if vector:
                 kind = "column" if cs[1] == 1 else "row"
                 what = f": a {kind} vector where a 1-D array belongs"
             tail = ", and reshaped it agrees with jax.grad" if close else ""
             return f"{head} where {name} has shape {_shape_text(s)}{what}{tail}."
-        if len(s) == 1 and cs == (s[0], s[0]):
-            return (
-                f"{head}, a matrix where {name} has shape {_shape_text(s)}: a column vector plus "
-                "a row vector (e.g. Xw + wᵀX with 2-D vectors) broadcasts to a matrix."
-            )
         return f"{head}, but a gradient has the shape of its argument: {name} is {_shape_text(s)}."
     return "wrong shape."  # pragma: no cover - a shape failure has a mismatching leaf
 

@@ -93,7 +93,14 @@ def _build(f: Callable, grad_f: Callable, spec: ArgSpec, static: tuple, kind: st
 
     else:  # pragma: no cover - internal
         raise ValueError(kind)
-    return jax.jit(fn)
+    return jax.jit(fn, compiler_options=_compiler_options())
+
+
+@functools.cache
+def _compiler_options() -> dict[str, Any] | None:
+    # These programs are small and run a handful of times: on the CPU, skipping LLVM's
+    # optimisations compiles them about a third faster, and compiling is most of a check's time.
+    return {"xla_backend_optimization_level": 0} if jax.default_backend() == "cpu" else None
 
 
 @functools.lru_cache(maxsize=512)

@@ -1,0 +1,419 @@
+"""Verify every built-in derivation: closed form vs ``jax.grad`` vs finite differences.
+
+Each derivation of :func:`mcalc.derivations` goes through :func:`mcalc.check_grad`
+(the one checking engine) at several random sizes, in each dtype asked for. A
+row of the result is one (derivation, dtype) pair.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+from ..check import GradCheckReport, check_grad
+from ..check._points import cast_floats, is_floating, to_host
+from ..problems import Derivation, derivations
+
+__all__ = ["verify", "VerifyResult", "VerifyRow", "latex_to_text"]
+
+_FN = "mcalc.verify"
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifyRow:
+    """One derivation in one dtype.
+
+    Attributes:
+      problem: ``"P1"`` .. ``"P7"``.
+      name: the derivation's registry name.
+      formula, grad_formula: LaTeX of the function and of the closed-form gradient.
+      wrt: the argument differentiated.
+      dtype: the dtype the closed form was computed in.
+      sizes: the shapes of the differentiated argument at the points tried.
+      max_rel_error: largest scale-aware relative error against float64 ``jax.grad``.
+      fd_max_rel_error: the same against float64 central finite differences.
+      ok: the check passed.
+      diagnosis: the check's one-sentence diagnosis.
+      report: the full :class:`mcalc.GradCheckReport`.
+    """
+
+    problem: str
+    name: str
+    formula: str
+    grad_formula: str
+    wrt: str
+    dtype: str
+    sizes: tuple[str, ...]
+    max_rel_error: float
+    fd_max_rel_error: float
+    ok: bool
+    diagnosis: str
+    report: GradCheckReport
+
+    def to_dict(self, *, report: bool = False) -> dict[str, Any]:
+        out = {
+            k: getattr(self, k)
+            for k in (
+                "problem",
+                "name",
+                "formula",
+                "grad_formula",
+                "wrt",
+                "dtype",
+                "sizes",
+                "max_rel_error",
+                "fd_max_rel_error",
+                "ok",
+                "diagnosis",
+            )
+        }
+        out["sizes"] = list(self.sizes)
+        for k in ("max_rel_error", "fd_max_rel_error"):
+            out[k] = out[k] if math.isfinite(out[k]) else None
+        if report:
+            out["report"] = self.report.to_dict()
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of :func:`mcalc.verify`: one row per (derivation, dtype).
+
+    Attributes:
+      rows: the rows, in registry order, dtypes in the order asked.
+      seed, trials, dtypes: how it was run.
+      seconds: wall-clock time, compiles included.
+    """
+
+    rows: tuple[VerifyRow, ...]
+    seed: int
+    trials: int
+    dtypes: tuple[str, ...]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """Every row passed."""
+        return all(r.ok for r in self.rows)
+
+    @property
+    def failures(self) -> tuple[VerifyRow, ...]:
+        return tuple(r for r in self.rows if not r.ok)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def summary(self) -> str:
+        names = len({r.name for r in self.rows})
+        bad = len(self.failures)
+        verdict = "all agree" if not bad else f"{bad} DISAGREE"
+        return (
+            f"{names} derivations x {len(self.dtypes)} dtypes, {self.trials} random sizes each: "
+            f"{verdict} ({self.seconds:.1f} s)"
+        )
+
+    def to_text(self) -> str:
+        """A plain-text table, one row per (derivation, dtype), with failures explained below it."""
+        header = (
+            "problem",
+            "function",
+            "gradient",
+            "sizes",
+            "dtype",
+            "rel err vs jax.grad",
+            "vs finite diff",
+            "result",
+        )
+        body = [
+            (
+                r.problem,
+                r.name,
+                _clip(latex_to_text(r.grad_formula), 40),
+                _clip(" ".join(r.sizes), 22),
+                r.dtype,
+                _fmt(r.max_rel_error),
+                _fmt(r.fd_max_rel_error),
+                "pass" if r.ok else "FAIL",
+            )
+            for r in self.rows
+        ]
+        widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
+        numeric = {5, 6}
+
+        def line(cells):
+            return "  ".join(
+                str(c).rjust(w) if i in numeric else str(c).ljust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            ).rstrip()
+
+        lines = [line(header), line(["-" * w for w in widths])]
+        lines += [line(row) for row in body]
+        lines.append("")
+        for r in self.failures:
+            lines.append(f"FAIL {r.name} [{r.dtype}]: {r.diagnosis}")
+        lines.append(self.summary())
+        return "\n".join(lines)
+
+    def to_markdown(self) -> str:
+        """A Markdown table (formulas as ``$...$`` LaTeX) and the summary line."""
+        lines = [
+            "| problem | function | gradient | sizes | dtype | rel. error vs `jax.grad` | "
+            "vs finite differences | result |",
+            "|---|---|---|---|---|---:|---:|---|",
+        ]
+        for r in self.rows:
+            formula = r.grad_formula.replace(r"\|", r"\Vert ").replace("|", r"\vert ")
+            lines.append(
+                f"| {r.problem} | `{r.name}` | ${formula}$ | {' '.join(r.sizes)} | {r.dtype} | "
+                f"{_fmt(r.max_rel_error)} | {_fmt(r.fd_max_rel_error)} | "
+                f"{'pass' if r.ok else '**FAIL**'} |"
+            )
+        lines.append("")
+        for r in self.failures:
+            lines.append(f"- **{r.name}** ({r.dtype}): {r.diagnosis}")
+        if self.failures:
+            lines.append("")
+        lines.append(self.summary())
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the settings, ``ok``, and every row (failing rows carry their full report)."""
+        return {
+            "ok": self.ok,
+            "seed": self.seed,
+            "trials": self.trials,
+            "dtypes": list(self.dtypes),
+            "seconds": self.seconds,
+            "rows": [r.to_dict(report=not r.ok) for r in self.rows],
+        }
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.1e}" if math.isfinite(x) else "-"
+
+
+def _clip(s: str, n: int) -> str:
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+_LATEX = [
+    (r"\operatorname{tr}", "tr"),
+    (r"\operatorname{softplus}", "softplus"),
+    (r"^\top", "ᵀ"),
+    (r"^{\top}", "ᵀ"),
+    (r"\odot", " ⊙ "),
+    (r"\sigma", "σ"),
+    (r"\delta", "δ"),
+    (r"\lambda", "λ"),
+    (r"\partial", "∂"),
+    (r"\sum", "Σ"),
+    (r"\pi", "π"),
+    (r"\langle", "⟨"),
+    (r"\rangle", "⟩"),
+    (r"\|", "‖"),
+    (r"\ln", "ln"),
+    (r"\tanh", "tanh"),
+    (r"\tfrac12", "½"),
+    (r"\big", ""),
+    (r"\,", " "),
+    (r"\ ", " "),
+]
+
+
+def latex_to_text(tex: str) -> str:
+    """Readable Unicode for the small LaTeX of mcalc's formulas (for plain-text tables).
+
+    Example:
+      >>> from mcalc.verify import latex_to_text
+      >>> latex_to_text(r"X^\\top(\\sigma(Xw) - y) + 2\\lambda w")
+      'Xᵀ(σ(Xw) - y) + 2λ w'
+    """
+    out = tex
+    for a, b in _LATEX:
+        out = out.replace(a, b)
+    out = re.sub(r"\\tfrac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", out)
+    out = re.sub(r"\\tfrac\s*(\w)\s*(\w)", r"\1/\2", out)
+    out = re.sub(r"\^\{([^{}]*)\}", r"^\1", out)
+    out = re.sub(r"_\{([^{}]*)\}", r"_\1", out)
+    out = out.replace("{", "").replace("}", "").replace("\\", "")
+    return re.sub(r"\s+", " ", out).strip()
+
+
+# ---------------------------------------------------------------------------
+
+
+def _select(
+    registry: Mapping[str, Derivation] | Sequence[Derivation] | None, names: Iterable[str] | None
+) -> list[Derivation]:
+    if registry is None:
+        registry = derivations()
+    if not isinstance(registry, Mapping):
+        registry = {d.name: d for d in registry}
+    for key, d in registry.items():
+        if not isinstance(d, Derivation):
+            raise TypeError(
+                f"{_FN}: derivations must be mcalc.Derivation records; got {type(d).__name__} "
+                f"for {key!r}."
+            )
+    if names is None:
+        return list(registry.values())
+    if isinstance(names, str):
+        names = [names]
+    names = list(names)
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        raise ValueError(
+            f"{_FN}: unknown derivation {', '.join(repr(n) for n in unknown)}; known: "
+            f"{', '.join(registry)}."
+        )
+    return [registry[n] for n in dict.fromkeys(names)]
+
+
+def _dtypes(dtypes: Sequence[Any]) -> tuple[str, ...]:
+    if isinstance(dtypes, str):
+        dtypes = (dtypes,)
+    out = []
+    for dt in dtypes:
+        try:
+            name = str(np.dtype(dt)) if dt != "bfloat16" else "bfloat16"
+            ok = is_floating(dt)
+        except TypeError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"{_FN}: dtypes must be floating dtypes such as 'float32' or 'float64'; got {dt!r}."
+            )
+        out.append(name)
+    if not out:
+        raise ValueError(f"{_FN}: dtypes must name at least one dtype; got {dtypes!r}.")
+    return tuple(dict.fromkeys(out))
+
+
+class _SharedSample:
+    """``d.sample`` drawn once per key in float64 and cast to each dtype.
+
+    The float32 and the float64 check of a derivation then see the same random
+    sizes and values, and the random-number programs compile once per size
+    instead of once per size and dtype.
+    """
+
+    def __init__(self, d: Derivation):
+        self.d = d
+        self.cache: dict[tuple, tuple] = {}
+
+    def __call__(self, key: jax.Array, dtype: Any) -> tuple:
+        k = tuple(np.asarray(jax.random.key_data(key)).ravel().tolist())
+        if k not in self.cache:
+            with jax.enable_x64(True):
+                self.cache[k] = to_host(tuple(self.d.sample(key, np.float64)))
+        return cast_floats(self.cache[k], np.dtype(dtype) if dtype != "bfloat16" else dtype)
+
+
+def _sizes(report: GradCheckReport) -> tuple[str, ...]:
+    out = []
+    for t in report.trials:
+        s = "+".join("x".join(map(str, leaf.shape)) or "()" for leaf in t.leaves)
+        if s and s not in out:
+            out.append(s)
+    return tuple(out)
+
+
+def verify(
+    *,
+    dtypes: Sequence[Any] = ("float32", "float64"),
+    trials: int = 3,
+    seed: int = 0,
+    names: Iterable[str] | None = None,
+    derivations: Mapping[str, Derivation] | Sequence[Derivation] | None = None,
+    workers: int | None = None,
+) -> VerifyResult:
+    """Check every built-in closed-form gradient against ``jax.grad`` and finite differences.
+
+    For each derivation ``d`` (of :func:`mcalc.derivations`, or those given) and
+    each dtype: :func:`mcalc.check_grad` of ``d.grad`` against ``jax.grad(d.f)``
+    in float64 and against float64 central finite differences, at ``trials``
+    points of random sizes drawn by ``d.sample``. Float64 works whatever JAX's
+    global x64 setting.
+
+    Args:
+      dtypes: dtypes to compute the closed forms in.
+      trials: random sizes per derivation and dtype.
+      seed: seeds the sizes and values.
+      names: only these derivations (registry names).
+      derivations: check these instead of the built-in ones (a name -> Derivation
+        mapping or a sequence of Derivation).
+      workers: derivations checked at once, in threads (default: one per CPU core, at
+        most 4). Most of the time goes into XLA compiles, which run in parallel.
+
+    Returns:
+      A :class:`VerifyResult`: ``.ok``, ``.rows``, and renderers ``to_text()``,
+      ``to_markdown()``, ``to_json()``.
+
+    Raises:
+      ValueError: an unknown name, a non-floating dtype, ``trials < 1``.
+
+    Example:
+      >>> import mcalc
+      >>> result = mcalc.verify(names=["quadratic_form"], dtypes=["float64"], trials=2)
+      >>> result.ok, [(r.name, r.dtype) for r in result.rows]
+      (True, [('quadratic_form', 'float64')])
+    """
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise ValueError(f"{_FN}: trials must be an integer >= 1; got {trials!r}.")
+    if workers is None:
+        workers = min(4, os.cpu_count() or 1)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"{_FN}: workers must be an integer >= 1; got {workers!r}.")
+    selected = _select(derivations, names)
+    dts = _dtypes(dtypes)
+    x64 = bool(jax.config.jax_enable_x64)  # the caller's setting, for the worker threads
+
+    def rows_of(d: Derivation) -> list[VerifyRow]:
+        with jax.enable_x64(x64):
+            sample = _SharedSample(d)
+            return [_row(d, dt, sample, trials, seed) for dt in dts]
+
+    start = time.perf_counter()
+    if workers == 1 or len(selected) == 1:
+        per_derivation = [rows_of(d) for d in selected]
+    else:
+        with concurrent.futures.ThreadPoolExecutor(min(workers, len(selected))) as pool:
+            per_derivation = list(pool.map(rows_of, selected))
+    rows = tuple(row for rows in per_derivation for row in rows)
+    return VerifyResult(rows, seed, trials, dts, time.perf_counter() - start)
+
+
+def _row(d: Derivation, dtype: str, sample: _SharedSample, trials: int, seed: int) -> VerifyRow:
+    report = check_grad(
+        d.f, d.grad, argnum=d.argnum, sampler=sample, dtype=dtype, trials=trials, seed=seed
+    )
+    return VerifyRow(
+        problem=d.problem,
+        name=d.name,
+        formula=d.formula,
+        grad_formula=d.grad_formula,
+        wrt=d.wrt,
+        dtype=dtype,
+        sizes=_sizes(report),
+        max_rel_error=report.max_rel_error,
+        fd_max_rel_error=report.fd_max_rel_error,
+        ok=report.ok,
+        diagnosis=report.diagnosis,
+        report=report,
+    )

@@ -1,0 +1,140 @@
+"""``mcalc.verify`` and ``mcalc verify``: every built-in derivation against jax.grad and finite
+differences; a broken derivation makes the result, and the command, fail."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import jax.numpy as jnp
+import pytest
+
+import mcalc
+from mcalc.cli import main
+from mcalc.verify import _cli as verify_cli
+from mcalc.verify import latex_to_text
+
+
+def _broken() -> mcalc.Derivation:
+    """P6 with the seed's answer 2Xw in place of (X + Xᵀ)w."""
+    d = mcalc.derivations()["quadratic_form"]
+    return mcalc.Derivation(
+        name="quadratic_form_seed",
+        problem="P6",
+        f=d.f,
+        grad=lambda w, X: 2 * X @ w,
+        argnum=0,
+        sample=d.sample,
+        formula=d.formula,
+        grad_formula="2Xw",
+        wrt="w",
+    )
+
+
+def test_verify_rows_and_renderers():
+    result = mcalc.verify(names=["quadratic_form", "resnet_w2"], trials=2, seed=1)
+    assert result.ok and bool(result)
+    assert [(r.name, r.dtype) for r in result.rows] == [
+        ("quadratic_form", "float32"),
+        ("quadratic_form", "float64"),
+        ("resnet_w2", "float32"),
+        ("resnet_w2", "float64"),
+    ]
+    for row in result.rows:
+        assert row.problem in ("P6", "P7") and row.grad_formula and row.sizes
+        assert row.report.ok and len(row.report.trials) == 2
+        assert row.max_rel_error <= (1e-10 if row.dtype == "float64" else 1e-4)
+        assert row.fd_max_rel_error < 1e-4
+    text = result.to_text()
+    assert text.splitlines()[0].split() == [
+        "problem", "function", "gradient", "sizes", "dtype", "rel", "err", "vs", "jax.grad", "vs",
+        "finite", "diff", "result",
+    ]  # fmt: skip
+    assert "(X + Xᵀ) w" in text and "all agree" in text.splitlines()[-1]
+    markdown = result.to_markdown().splitlines()
+    assert markdown[0].startswith("| problem | function | gradient |")
+    assert markdown[2].startswith("| P6 | `quadratic_form` | $(X + X^\\top)\\,w$ |")
+    data = json.loads(result.to_json())
+    assert data["ok"] is True and data["seed"] == 1 and len(data["rows"]) == 4
+    assert "report" not in data["rows"][0]  # full reports only for failures
+
+
+def test_a_broken_derivation_fails_the_result():
+    result = mcalc.verify(derivations=[_broken()], dtypes=["float64"], trials=2)
+    assert not result.ok and len(result.failures) == 1
+    row = result.rows[0]
+    assert "right only for symmetric inputs" in row.diagnosis
+    assert "FAIL quadratic_form_seed [float64]: " in result.to_text()
+    assert "**FAIL**" in result.to_markdown()
+    data = json.loads(result.to_json())
+    assert data["ok"] is False and data["rows"][0]["report"]["ok"] is False
+
+
+def test_a_broken_derivation_makes_the_command_exit_1(capsys):
+    args = argparse.Namespace(format="text", only=None, seed=0, trials=2, dtype=["float32"])
+    assert verify_cli.run(args, derivations=[_broken()]) == 1
+    out = capsys.readouterr().out
+    assert "quadratic_form_seed" in out and "FAIL" in out and "1 DISAGREE" in out
+
+
+def test_unknown_names_and_dtypes_are_bad_usage(capsys):
+    with pytest.raises(ValueError, match=r"mcalc.verify: unknown derivation 'nope'; known: "):
+        mcalc.verify(names=["nope"])
+    with pytest.raises(ValueError, match="dtypes must be floating dtypes .* got 'int32'"):
+        mcalc.verify(dtypes=["int32"])
+    with pytest.raises(ValueError, match="trials must be an integer >= 1; got 0"):
+        mcalc.verify(trials=0)
+    assert main(["verify", "--only", "nope"]) == 2
+    assert "unknown derivation 'nope'" in capsys.readouterr().err
+
+
+def test_only_subset_from_the_command_line(capsys):
+    rc = main(["verify", "--only", "frobenius", "--dtype", "float64", "--format", "markdown"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "| P5 | `frobenius` | $B$ |" in out and "trace_power" not in out
+
+
+def test_latex_to_text():
+    assert latex_to_text(r"k\,(X^{k-1})^\top") == "k (X^k-1)ᵀ"
+    assert latex_to_text(r"-\tfrac{1}{\sigma^2}X^\top(y - Xw)") == "-(1)/(σ^2)Xᵀ(y - Xw)"
+    assert latex_to_text(r"\tfrac12\sum_i(f_i - y_i)^2") == "½Σ_i(f_i - y_i)^2"
+
+
+@pytest.mark.slow
+def test_mcalc_verify_from_a_fresh_process():
+    """The acceptance run: JAX's default config (x64 off), every derivation, float32 and float64."""
+    env = dict(os.environ)
+    env.pop("JAX_ENABLE_X64", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "mcalc", "verify", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    data = json.loads(out.stdout)
+    names = list(mcalc.derivations())
+    assert [(r["name"], r["dtype"]) for r in data["rows"]] == [
+        (n, dt) for n in names for dt in ("float32", "float64")
+    ]
+    for row in data["rows"]:
+        assert row["ok"], row
+        bound = 1e-10 if row["dtype"] == "float64" else 1e-4
+        assert row["max_rel_error"] <= bound, row
+        assert row["fd_max_rel_error"] is not None and row["fd_max_rel_error"] < 1e-4, row
+        assert len(row["sizes"]) >= 1
+
+
+def test_float64_rows_with_x64_off():
+    import jax
+
+    with jax.enable_x64(False):
+        result = mcalc.verify(names=["logistic_l2"], dtypes=["float64"], trials=2)
+    row = result.rows[0]
+    assert row.ok and row.report.dtype == "float64" and row.max_rel_error < 1e-12
+    assert jnp.zeros(1).dtype == jnp.float64  # the global setting is untouched afterwards
