@@ -46,6 +46,8 @@ from .solvers import SolverResult as SolverResult
 from .solvers import logistic_lbfgs as logistic_lbfgs
 from .solvers import logistic_newton as logistic_newton
 from .solvers import logistic_path as logistic_path
+from .sweep import SweepResult as SweepResult
+from .sweep import sweep as sweep
 from .train import TrainResult as TrainResult
 from .train import train as train
 from .verify import VerifyResult as VerifyResult
