@@ -355,6 +355,9 @@ def test_ill_conditioned_float32_point_is_inconclusive_not_failed():
     report = mcalc.check_grad(logdet, lambda X: jnp.linalg.inv(X).T, X, trials=1)
     assert report.trials[0].status == "inconclusive"
     assert not report.ok and "too ill-conditioned" in report.diagnosis
+    # A gross mistake is still caught there.
+    wrong = mcalc.check_grad(logdet, lambda X: -jnp.linalg.inv(X).T, X, trials=1)
+    assert wrong.trials[0].status == "fail" and "off by a sign" in wrong.diagnosis
     assert mcalc.check_grad(logdet, lambda X: jnp.linalg.inv(X).T, X.astype(jnp.float64)).ok
 
 
@@ -372,3 +375,13 @@ def test_a_numpy_gradient_runs_eagerly():
     assert any("ran eagerly" in n for n in report.notes)
     wrong = mcalc.check_grad(logdet, lambda X: np.linalg.inv(np.asarray(X)), X, trials=2)
     assert "off by a transpose" in wrong.diagnosis
+
+
+@pytest.mark.parametrize("module", ["mcalc.check._check", "mcalc.verify._verify"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    with jax.enable_x64(False):
+        result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -100,7 +100,9 @@ def test_only_subset_from_the_command_line(capsys):
 
 def test_latex_to_text():
     assert latex_to_text(r"k\,(X^{k-1})^\top") == "k (X^k-1)ᵀ"
-    assert latex_to_text(r"-\tfrac{1}{\sigma^2}X^\top(y - Xw)") == "-(1)/(σ^2)Xᵀ(y - Xw)"
+    assert latex_to_text(r"-\tfrac{1}{\sigma^2}X^\top(y - Xw)") == "-1/σ^2 Xᵀ(y - Xw)"
+    assert latex_to_text(r"\tfrac{a + b}{2}") == "(a + b)/2"
+    assert latex_to_text(r"\partial L/\partial h_{ij}") == "∂L/∂h_ij"
     assert latex_to_text(r"\tfrac12\sum_i(f_i - y_i)^2") == "½Σ_i(f_i - y_i)^2"
 
 

@@ -117,9 +117,11 @@ class VerifyResult:
         names = len({r.name for r in self.rows})
         bad = len(self.failures)
         verdict = "all agree" if not bad else f"{bad} DISAGREE"
+        n = len(self.dtypes)
         return (
-            f"{names} derivations x {len(self.dtypes)} dtypes, {self.trials} random sizes each: "
-            f"{verdict} ({self.seconds:.1f} s)"
+            f"{names} derivation{'s' if names != 1 else ''} x {n} dtype{'s' if n != 1 else ''}, "
+            f"{self.trials} random size{'s' if self.trials != 1 else ''} each: {verdict} "
+            f"({self.seconds:.1f} s)"
         )
 
     def to_text(self) -> str:
@@ -221,6 +223,7 @@ _LATEX = [
     (r"\sigma", "σ"),
     (r"\delta", "δ"),
     (r"\lambda", "λ"),
+    (r"\partial ", "∂"),
     (r"\partial", "∂"),
     (r"\sum", "Σ"),
     (r"\pi", "π"),
@@ -236,6 +239,12 @@ _LATEX = [
 ]
 
 
+def _group(s: str) -> str:
+    """``a + b`` -> ``(a + b)``; a single symbol (``1``, ``σ^2``) stays as it is."""
+    s = s.strip()
+    return s if re.fullmatch(r"[\w.]+|\w\^\w+", s) else f"({s})"
+
+
 def latex_to_text(tex: str) -> str:
     """Readable Unicode for the small LaTeX of mcalc's formulas (for plain-text tables).
 
@@ -247,8 +256,10 @@ def latex_to_text(tex: str) -> str:
     out = tex
     for a, b in _LATEX:
         out = out.replace(a, b)
-    out = re.sub(r"\\tfrac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", out)
-    out = re.sub(r"\\tfrac\s*(\w)\s*(\w)", r"\1/\2", out)
+    out = re.sub(
+        r"\\tfrac\{([^{}]*)\}\{([^{}]*)\}", lambda m: f"{_group(m[1])}/{_group(m[2])} ", out
+    )
+    out = re.sub(r"\\tfrac\s*(\w)\s*(\w)", r"\1/\2 ", out)
     out = re.sub(r"\^\{([^{}]*)\}", r"^\1", out)
     out = re.sub(r"_\{([^{}]*)\}", r"_\1", out)
     out = out.replace("{", "").replace("}", "").replace("\\", "")
@@ -282,7 +293,7 @@ def _select(
             f"{_FN}: unknown derivation {', '.join(repr(n) for n in unknown)}; known: "
             f"{', '.join(registry)}."
         )
-    return [registry[n] for n in dict.fromkeys(names)]
+    return [d for n, d in registry.items() if n in names]  # in registry order
 
 
 def _dtypes(dtypes: Sequence[Any]) -> tuple[str, ...]:
