@@ -325,17 +325,18 @@ def _cases():
 def test_no_true_identity_is_ever_flagged():
     """Every built-in derivation and every identity above, at 24 random points per dtype.
 
-    3 random sizes (the sampler's keys 0..2) x 8 points each (the sampled one and 7 random
-    points near it), in float32 and float64: the default tolerances never flag a true identity.
+    4 seeds, each a random size and point from the sampler (keys 0..3) and 5 random points
+    near it, in float32 and float64: the default tolerances never flag a true identity.
+    (Each new size compiles; a wider offline sweep, 36 sampler draws per identity, agreed.)
     """
     failures = []
     for name, f, grad, sample, argnum in _cases():
-        for size in range(3):
+        for size in range(4):
             with jax.enable_x64(True):
                 args64 = sample(jax.random.key(size), jnp.float64)
             for dtype in DTYPES.values():
                 args = jax.tree.map(lambda a, dt=dtype: np.asarray(a).astype(dt), args64)
-                report = mcalc.check_grad(f, grad, *args, argnum=argnum, trials=8, seed=size)
+                report = mcalc.check_grad(f, grad, *args, argnum=argnum, trials=6, seed=size)
                 if not report.ok or any(t.status != "pass" for t in report.trials):
                     failures.append(f"{name} size {size} {report.dtype}:\n{report}")
     assert not failures, "\n\n".join(failures)
