@@ -385,3 +385,16 @@ def test_docstring_examples(module):
     with jax.enable_x64(False):
         result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_factor_that_changes_with_the_size():
+    def sampler(key):
+        kn, kx = jax.random.split(key)
+        return (jax.random.normal(kx, (int(jax.random.randint(kn, (), 2, 9)),)),)
+
+    # d mean(x²)/dx = 2x/N: forgetting the 1/N gives a factor N that changes with the size.
+    report = mcalc.check_grad(lambda x: jnp.mean(x**2), lambda x: 2 * x, sampler=sampler, trials=3)
+    sizes = {t.shapes["x"][0] for t in report.trials}
+    assert len(sizes) > 1
+    assert "off by a factor that changes from point to point" in report.diagnosis
+    assert all(str(n) in report.diagnosis for n in sizes)

@@ -5,7 +5,8 @@ least (``c`` is the claimed gradient, ``r`` the float64 ``jax.grad``, over all
 the points where the check failed):
 
 1. wrong shape or structure (a transposed shape included);
-2. NaN/Inf in the claimed gradient; disagreement with finite differences only;
+2. right in float64 but not in float32 (a numerically unstable formula); NaN/Inf in
+   the claimed gradient; disagreement with finite differences only;
 3. ``c = α r`` or ``c = α rᵀ`` for one constant ``α``: a sign, a factor, a transpose;
 4. right once every square matrix argument is symmetrised (``2Xw`` for ``wᵀXw``);
 5. ``c - r = β a`` for an argument ``a`` of the same shape: a missing or extra term
@@ -51,7 +52,7 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 def diagnose(checker: Checker, evals: list[Evaluation]) -> str:
     shape = [e for e in evals if e.status == "shape"]
     if shape:
-        return _shape(shape[0], checker)
+        return _shape(shape[0])
     conclusive = [e for e in evals if e.status in ("pass", "fail")]
     if not conclusive:
         if any(e.status == "inconclusive" for e in evals):
@@ -111,10 +112,10 @@ def diagnose(checker: Checker, evals: list[Evaluation]) -> str:
         if given is not None:
             n_near = sum(1 for e in conclusive if e.point.kind != "given")
             sentence = (
-                f"right at the given point but wrong elsewhere: it agrees with jax.grad at the "
-                f"arguments given but not at {len(failing)} of {n_near} random points near them, "
-                "so the formula holds only at special inputs like these (zeros, a symmetric or "
-                "diagonal matrix, ...)"
+                "{leaf} is right at the given point but wrong elsewhere: it agrees with jax.grad "
+                f"at the arguments given but not at {len(failing)} of {n_near} random points near "
+                "them, so the formula holds only at special inputs like these (zeros, a symmetric "
+                "or diagonal matrix, ...)"
             )
             for i in rest:
                 findings[i] = sentence
@@ -130,8 +131,11 @@ def diagnose(checker: Checker, evals: list[Evaluation]) -> str:
             continue
         seen.add(text)
         leaves = [names[j] for j in bad if findings[j] == text]
-        who = " and ".join(leaves) if len(names) > 1 else ""
-        parts.append(text.replace("{leaf}", who or "the claimed gradient"))
+        if len(leaves) > 1:  # "params['W0'] and params['W1'] are ..."
+            for one, many in (("is", "are"), ("misses", "miss"), ("has", "have")):
+                text = text.replace(f"{{leaf}} {one} ", f"{{leaf}} {many} ")
+        who = " and ".join(leaves) if len(names) > 1 else "the claimed gradient"
+        parts.append(text.replace("{leaf}", who))
     sentence = "; ".join(parts)
     good = [n for j, n in enumerate(names) if j not in bad]
     if good and len(names) > 1:
@@ -142,7 +146,7 @@ def diagnose(checker: Checker, evals: list[Evaluation]) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _shape(e: Evaluation, checker: Checker) -> str:
+def _shape(e: Evaluation) -> str:
     if e.structure:
         return (
             f"wrong shape: {e.structure}; a gradient has the structure and shape of its argument."

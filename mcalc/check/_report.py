@@ -202,7 +202,7 @@ class GradCheckReport:
                 )
                 shape = "x".join(map(str, self.trials[0].leaves[i].shape)) or "()"
                 worst = _e(max(rel)) if rel else "nan"
-                parts.append(f"{name}[{shape}] {'WRONG' if bad else 'ok'} {worst}")
+                parts.append(f"{name} ({shape}) {'WRONG' if bad else 'ok'} {worst}")
             lines.append("  leaves:    " + "; ".join(parts))
         legend = {
             "pass": (".", "pass"),
