@@ -8,8 +8,9 @@ Rows:
   ``lax.scan`` of 200 steps (the same :class:`mcalc.train.Program` chunk),
   called in a Python loop over the 64 configurations. mcalc runs the same 64
   lanes as one program (:class:`mcalc.sweep.GroupRunner`) with ``B`` lanes side
-  by side (``jax.lax.map(..., batch_size=B)``): ``B = 1``, 8, all 64, and
-  ``auto`` (the default ``sweep.lanes``). Floor: the matmul FLOPs of
+  by side (``jax.lax.map(..., batch_size=B)``): ``B = 1``, 8, all 64; ``loop``
+  (the one compiled single-lane chunk dispatched per lane); and ``auto`` (the
+  default ``sweep.lanes``). Floor: the matmul FLOPs of
   64 x 200 steps (10 B D M per step) over the float32 matmul rate timed in the run.
 - ``P2 sweep 32 lam``: the same comparison on a small problem (standardised
   breast cancer, 32 values of λ, 500 full-batch steps, float64), where batching
@@ -74,7 +75,11 @@ def _rows(
             states = runner.init(keys, hypers)
             return runner.chunk(states, hyp)[1]["loss"]
 
-        label = f"one program, {runner.batch} side by side" + (" (auto)" if B == "auto" else "")
+        label = (
+            "one compiled chunk, dispatched per lane"
+            if runner.loop
+            else f"one program, {runner.batch} side by side"
+        ) + (" (auto)" if B == "auto" else "")
         rows.append(
             _bench.Row(
                 title,
@@ -125,7 +130,7 @@ def main() -> int:
         data,
         hypers,
         keys,
-        [1, 8, "all", "auto"],
+        [1, 8, "all", "loop", "auto"],
         t,
         floor=flops / rate,
         floor_note=f"{flops / 1e9:.0f} GFLOP at {rate_note}",
@@ -149,7 +154,7 @@ def main() -> int:
         data,
         hypers,
         keys,
-        [1, "all", "auto"],
+        [1, "all", "loop", "auto"],
         t,
     )
 

@@ -81,7 +81,7 @@ def test_value_generators_and_grid_zip():
         ({"params": {}}, "'sweep.params' must map config keys to values"),
         (
             {"params": {"a": [1]}, "lanes": 0},
-            "'sweep.lanes' must be auto, all or a positive int; got 0",
+            "'sweep.lanes' must be auto, all, loop or a positive int; got 0",
         ),
     ],
 )
@@ -139,6 +139,10 @@ def test_lanes_equal_separate_runs_and_groups_split_shapes(tmp_path):
     # the same sweep with lanes in sequence inside the program gives the same numbers
     seq = _sweep(tmp_path, {**P2, "sweep": {**sweep, "lanes": 1}})
     np.testing.assert_allclose(_params(seq)["w"], params["w"], rtol=1e-10, atol=1e-12)
+    # ... and so does dispatching the one compiled single-lane program per configuration
+    loop = _sweep(tmp_path, {**P2, "sweep": {**sweep, "lanes": "loop"}})
+    np.testing.assert_allclose(_params(loop)["w"], params["w"], rtol=1e-10, atol=1e-12)
+    assert json.loads((loop.sweep_dir / "groups/0/group.json").read_text())["side_by_side"] == 0
     # the written table has a row per configuration
     table = json.loads((result.sweep_dir / "results.json").read_text())
     assert [r["lane"] for r in table] == list(range(8))
@@ -175,6 +179,9 @@ def test_sharded_across_simulated_devices_equals_one_device(tmp_path):
     meta = json.loads((sharded.sweep_dir / "groups" / "0" / "group.json").read_text())
     assert meta["devices"] == len(jax.devices())
     np.testing.assert_allclose(_params(sharded)["w"], _params(single)["w"], rtol=1e-12, atol=1e-14)
+    # lanes dispatched round-robin to the devices: the same numbers again
+    looped = _sweep(tmp_path, {**P2, "sweep": {**sweep, "devices": "all", "lanes": "loop"}})
+    np.testing.assert_allclose(_params(looped)["w"], _params(single)["w"], rtol=1e-12, atol=1e-14)
 
 
 def test_a_diverging_configuration_is_isolated(tmp_path):
@@ -209,7 +216,7 @@ def test_killed_sweep_resumes_to_identical_results(tmp_path):
     cfg = {
         **P2,
         "train": {**P2["train"], "steps": 4000, "log_every": 100, "checkpoint_every": 100},
-        "sweep": {"params": {"model.lam": [0.1, 1.0], "seed": [0, 1]}},
+        "sweep": {"params": {"model.lam": [0.1, 1.0], "seed": [0, 1]}, "lanes": "loop"},
     }
     import yaml
 

@@ -8,8 +8,14 @@ from :class:`mcalc.train.Program`'s pure ``init`` and ``chunk``:
   ``vmap``) and the rest in sequence *inside the same program*: ``B = 1`` is a
   loop in XLA, ``B = all`` a full ``vmap``. The data are an argument shared by
   every lane, never copied per lane.
+* ``lanes: loop`` (what ``auto`` picks for medium problems on the CPU) dispatches
+  the *same* compiled single-lane chunk once per lane from Python instead: on this
+  CPU, nesting the training scan inside a loop over lanes (``lax.map``) ran 2x
+  slower than dispatching the lanes, and batching medium-sized products gained
+  nothing (``scripts/bench_sweep.py``). It still compiles once per group.
 * With several devices the lane axis is sharded across them (``jax.shard_map``
-  over a one-axis mesh); each device maps over its own lanes. Lanes are padded
+  over a one-axis mesh); each device maps over its own lanes. In ``loop`` mode
+  lanes are dispatched round-robin to the devices, which run them concurrently. Lanes are padded
   to a multiple of the device count with copies of lane 0 that are dropped.
 * After each chunk (``train.log_every`` steps) the metrics of every lane come
   back to the host; at checkpoints the stacked state is saved (orbax, atomic),
@@ -58,14 +64,17 @@ def _lane_bytes(program: Any, state: Any) -> float:
 def choose_lanes(
     lanes: str | int, program: Any, n_local: int, memory_mb: float, abstract_state: Any
 ) -> int:
-    """How many lanes run side by side per device (``lax.map``'s ``batch_size``).
+    """How many lanes run side by side per device (``lax.map``'s ``batch_size``); 0 = ``loop``.
 
-    ``"all"`` or an int are taken as given (capped at the lanes there are);
-    ``"auto"`` picks all lanes for small problems or on an accelerator, one at a
-    time for medium ones on the CPU; every choice is capped by ``memory_mb``.
+    ``"all"`` or an int are taken as given (capped at the lanes there are),
+    ``"loop"`` is 0; ``"auto"`` picks all lanes for small problems or on an
+    accelerator, and ``loop`` for medium ones on the CPU. Side-by-side widths are
+    capped by ``memory_mb``.
     """
     n_local = max(1, n_local)
     by_memory = max(1, int(memory_mb * 2**20 // max(_lane_bytes(program, abstract_state), 1.0)))
+    if lanes == "loop":
+        return 0
     if lanes == "all":
         want = n_local
     elif isinstance(lanes, int):
@@ -73,7 +82,7 @@ def choose_lanes(
     elif jax.default_backend() != "cpu" or flops_per_step(program) <= _SMALL_LANE_FLOPS:
         want = n_local
     else:
-        want = 1
+        return 0
     return max(1, min(want, n_local, by_memory))
 
 
@@ -108,6 +117,26 @@ class GroupRunner:
         self.batch = choose_lanes(
             lanes, program, self.padded // self.n_devices, memory_mb, self.abstract_state
         )
+        self.loop = self.batch == 0
+        if self.loop:
+            self._setup_loop(data, devices)
+        else:
+            self._setup_program(data, devices)
+
+    def _setup_loop(self, data: Any, devices: list[Any]) -> None:
+        # One compiled single-lane chunk, dispatched once per lane (asynchronously, so
+        # lanes on different devices run concurrently). No padding is needed.
+        local = [
+            d for d in devices if d.process_index == jax.process_index()
+        ] or jax.local_devices()
+        self._devices = local[: self.n_devices]
+        self.padded = self.n_lanes
+        self._chunk1 = jax.jit(self.program.chunk, donate_argnums=0)
+        self._init1 = jax.jit(self.program.init)
+        self._data = [jax.device_put(data, d) for d in self._devices]
+
+    def _setup_program(self, data: Any, devices: list[Any]) -> None:
+        program = self.program
 
         def local_chunk(states, hypers, data):
             def one(sh):
@@ -134,6 +163,11 @@ class GroupRunner:
         self._init = jax.jit(jax.vmap(program.init))
         self.data = self._put(data, self._replicated)
 
+    @property
+    def mode(self) -> str:
+        """``"loop"``, or ``"<B> side by side"`` of the in-program mode."""
+        return "loop" if self.loop else f"{self.batch} side by side"
+
     # -- placement ----------------------------------------------------------------
 
     def _put(self, tree: Any, sharding: Any) -> Any:
@@ -145,31 +179,57 @@ class GroupRunner:
             return tree
         return jax.tree.map(lambda x: jnp.concatenate([x, jnp.repeat(x[:1], extra, axis=0)]), tree)
 
+    def _device(self, lane: int) -> Any:
+        return self._devices[lane % len(self._devices)]
+
+    def _lane(self, tree: Any, lane: int) -> Any:
+        return jax.device_put(jax.tree.map(lambda x: x[lane], tree), self._device(lane))
+
     def lanes_in(self, tree: Any) -> Any:
-        """Pad a ``[n_lanes, ...]`` pytree to the device multiple and shard it."""
+        """Pad a ``[n_lanes, ...]`` pytree to the device multiple and shard it
+        (``loop``: one pytree per lane, on its device)."""
+        if self.loop:
+            return [self._lane(tree, i) for i in range(self.n_lanes)]
         return self._put(self._pad(tree), self._lane_sharding)
 
     def lanes_out(self, tree: Any) -> Any:
-        """The host (NumPy) copy of a lane pytree, padding dropped.
+        """The host (NumPy) copy of a stacked lane pytree, padding dropped.
 
         With several processes (``jax.distributed.initialize``) the lanes of other
         hosts are gathered first, so every process sees every lane.
         """
-        if jax.process_count() > 1:
+        if jax.process_count() > 1 and not self.loop:
             from jax.experimental import multihost_utils
 
             tree = multihost_utils.process_allgather(tree, tiled=True)
         return jax.tree.map(lambda x: np.asarray(x)[: self.n_lanes], tree)
 
+    def stacked(self, states: Any) -> Any:
+        """The lanes' states as one pytree with a leading lane axis (what checkpoints hold)."""
+        if not self.loop:
+            return states
+        return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *states)
+
     # -- the program ----------------------------------------------------------------
 
     def init(self, keys: jax.Array, hypers: dict[str, jax.Array]) -> Any:
-        """Stacked initial states of every lane (sharded like the lanes)."""
+        """Initial states of every lane: stacked and sharded like the lanes (``loop``: a list)."""
+        if self.loop:
+            return [self._init1(*self._lane((keys, hypers), i)) for i in range(self.n_lanes)]
         return self._put(self._init(self._pad(keys), self._pad(hypers)), self._lane_sharding)
 
-    def chunk(self, states: Any, hypers: dict[str, jax.Array]) -> tuple[Any, dict[str, jax.Array]]:
-        """``log_every`` steps of every lane; ``states`` is donated."""
-        return self._chunk(states, hypers, self.data)
+    def chunk(self, states: Any, hypers: Any) -> tuple[Any, dict[str, Any]]:
+        """``log_every`` steps of every lane; ``states`` is donated. ``hypers`` from :meth:`lanes_in`."""
+        if not self.loop:
+            return self._chunk(states, hypers, self.data)
+        out = [
+            self._chunk1(s, h, self._data[i % len(self._data)])
+            for i, (s, h) in enumerate(zip(states, hypers, strict=True))
+        ]
+        metrics = jax.tree.map(
+            lambda *xs: np.stack([np.asarray(x) for x in xs]), *[m for _, m in out]
+        )
+        return [s for s, _ in out], metrics
 
     def abstract_lanes(self) -> Any:
         """The shapes of the stacked (padded) state, for restoring a checkpoint."""
@@ -178,7 +238,9 @@ class GroupRunner:
         )
 
     def restore(self, states: Any) -> Any:
-        """Place restored (padded) states on the devices like fresh ones."""
+        """Place restored (stacked, padded) states on the devices like fresh ones."""
+        if self.loop:
+            return [self._lane(states, i) for i in range(self.n_lanes)]
         return self._put(states, self._lane_sharding)
 
 

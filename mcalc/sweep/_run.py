@@ -386,8 +386,8 @@ def _train_group(
     if meta.is_file():
         import json
 
-        # A resumed group runs the program it started with: same side-by-side width.
-        lanes = int(json.loads(meta.read_text(encoding="utf-8"))["side_by_side"])
+        # A resumed group runs the program it started with: same side-by-side width (0: loop).
+        lanes = int(json.loads(meta.read_text(encoding="utf-8"))["side_by_side"]) or "loop"
     runner = GroupRunner(
         program, data, len(g.lanes), lanes=lanes, memory_mb=spec.memory_mb, devices=spec.devices
     )
@@ -441,7 +441,7 @@ def _train_group(
                     {"chunk": c, "lane": lane, **{k: v[j] for k, v in metrics.items()}},
                 )
             if (c + 1) % every == 0 or c == n_chunks - 1:
-                ckpt.save(c, states)
+                ckpt.save(c, runner.stacked(states))
             final.clear()
             final.update(metrics)
             if bar is not None:
@@ -451,7 +451,7 @@ def _train_group(
         from ._engine import run_chunks
 
         states = run_chunks(runner, states, hypers_dev, first, n_chunks, on_chunk)
-        params = runner.lanes_out(states.params)
+        params = runner.lanes_out(runner.stacked(states).params)
         _files.atomic_write(
             gdir / "params.npz",
             lambda fh: np.savez(fh, **{k: v for k, v in params.items()}),

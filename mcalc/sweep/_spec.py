@@ -5,7 +5,7 @@ plus one section::
 
     sweep:
       mode: grid                 # grid (every combination) | zip (i-th value of each)
-      lanes: auto                # configurations trained side by side per device: auto | all | an int
+      lanes: auto                # lanes side by side per device: auto | all | an int | loop
       devices: all               # shard the configurations over all devices, or over the first n
       memory_mb: 2048            # budget for the side-by-side lanes' working memory
       metric: null               # the metric that picks the best configuration (null = the task's test metric)
@@ -50,9 +50,10 @@ class SweepSpec:
     Attributes:
       params: ``(dotted key, values)`` pairs in the order given.
       mode: ``"grid"`` or ``"zip"``.
-      lanes: ``"auto"``, ``"all"`` or a positive int: configurations that run side
-        by side (one ``vmap``) per device; the rest run in sequence inside the same
-        compiled program (``jax.lax.map(..., batch_size=lanes)``).
+      lanes: ``"auto"``, ``"all"``, a positive int, or ``"loop"``: configurations
+        that run side by side (one ``vmap``) per device, the rest in sequence inside
+        the same compiled program (``jax.lax.map(..., batch_size=lanes)``); ``loop``
+        dispatches the one compiled single-lane program once per configuration.
       devices: ``"all"`` or how many devices to shard the lane axis over.
       memory_mb: working-memory budget of the side-by-side lanes.
       metric: the metric that picks the best configuration, or ``None``.
@@ -151,11 +152,11 @@ def parse_sweep(section: Any) -> SweepSpec:
         raise SweepError(f"sweep key 'sweep.mode' must be grid or zip; got {mode!r}.")
     lanes = section.get("lanes", "auto")
     if not (
-        lanes in ("auto", "all")
+        lanes in ("auto", "all", "loop")
         or (isinstance(lanes, int) and not isinstance(lanes, bool) and lanes >= 1)
     ):
         raise SweepError(
-            f"sweep key 'sweep.lanes' must be auto, all or a positive int; got {lanes!r}."
+            f"sweep key 'sweep.lanes' must be auto, all, loop or a positive int; got {lanes!r}."
         )
     devices = section.get("devices", "all")
     if not (
