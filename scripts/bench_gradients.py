@@ -24,7 +24,7 @@ import _bench
 
 
 def _products(k: int) -> int:
-    """D x D products of ``trace_power_grad`` for ``k``: repeated squaring of ``Xᵀ`` to ``k-1``."""
+    """D x D products of ``trace_power_grad`` for ``k``: repeated squaring to ``X^(k-1)``."""
     n = k - 1
     if n <= 1:
         return 0
