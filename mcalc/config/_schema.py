@@ -2,7 +2,7 @@
 
 Each field carries a one-line ``help`` (its ``metadata``); the same text is the
 comment beside the field in ``configs/*.yaml``, in every run folder's
-``config.yaml`` and in ``docs/training.md``. OmegaConf turns these dataclasses
+``config.yaml`` and in the README. OmegaConf turns these dataclasses
 into a structured config, so an unknown key or a value of the wrong type is an
 error naming the key.
 """

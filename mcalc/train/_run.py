@@ -26,7 +26,7 @@ from ._cache import CacheCounter, setup_compilation_cache
 
 __all__ = ["train", "TrainResult", "RUN_FILES"]
 
-# What a run folder holds (documented in docs/training.md).
+# What a run folder holds (documented in the README, "Run folders").
 RUN_FILES = {
     "config": "config.yaml",
     "metrics": "metrics.jsonl",
