@@ -162,11 +162,30 @@ class _Group:
     config: Any = None
 
 
-def _hyper_keys(config: Any) -> set[str]:
+_DATASETS: dict[str, Any] = {}
+
+
+def _dataset(config: Any) -> Any:
+    """``load_data(config)``, loaded once per data config during a sweep (planning needs the
+    shapes, training the arrays); :func:`sweep` empties the cache when it ends."""
+    import json
+
     from ..data import load_data
+
+    key = json.dumps(
+        [config.task, dataclasses.asdict(config.data), dataclasses.asdict(config.model)],
+        sort_keys=True,
+        default=str,
+    )
+    if key not in _DATASETS:
+        _DATASETS[key] = load_data(config)
+    return _DATASETS[key]
+
+
+def _hyper_keys(config: Any) -> set[str]:
     from ..train import build_program
 
-    return {k for k, _ in build_program(config, load_data(config)).defaults}
+    return {k for k, _ in build_program(config, _dataset(config)).defaults}
 
 
 def _plan(base: Any, spec: SweepSpec, configs: list[dict[str, Any]]) -> list[_Group]:
@@ -263,7 +282,11 @@ def sweep(
     else:
         base, spec = load_sweep(config, {k.replace("__", "."): v for k, v in overrides.items()})
     configs = expand(spec)
-    groups = _plan(base, spec, configs)
+    try:
+        groups = _plan(base, spec, configs)
+    except BaseException:
+        _DATASETS.clear()
+        raise
     if resume is None:
         sweep_dir = _files.create_run_dir(sweeps_dir, base.name)
         text = to_yaml(
@@ -288,6 +311,7 @@ def sweep(
             ):
                 rows[lane] = row
     finally:
+        _DATASETS.clear()
         if bar is not None:
             bar.close()
     metric = _best_metric(spec, rows)
@@ -372,13 +396,12 @@ def _train_group(
     import jax
     import jax.numpy as jnp
 
-    from ..data import load_data
     from ..train import build_program, make_data
     from ..train._checkpoint import Checkpoints
     from ._engine import GroupRunner
 
     cfg = g.config
-    dataset = load_data(cfg)
+    dataset = _dataset(cfg)
     program = build_program(cfg, dataset)
     data = make_data(program, dataset)
     meta = gdir / "group.json"
