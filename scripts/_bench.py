@@ -330,3 +330,21 @@ def matmul_rate(t: Callable[[Callable[[], Any]], Timing], *, quick: bool) -> tup
     matmul = jax.jit(jnp.matmul)
     rate = 2 * S**3 / t(lambda: matmul(A, A)).median
     return rate, f"{rate / 1e9:.0f} GFLOP/s ({S}x{S} f32 product)"
+
+
+def start(
+    p: argparse.ArgumentParser,
+) -> tuple[argparse.Namespace, dict[str, Any], Callable[[Callable[[], Any]], Timing]]:
+    """The prologue of every benchmark script: parse, drop the BLAS overrides, float64 on.
+
+    Returns the arguments, the environment (printed) and ``t(fn)``, :func:`measure`
+    with the script's ``--repeat`` and ``--budget``.
+    """
+    args = p.parse_args()
+    clean_blas_env(args)
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    info = environment()
+    print_environment(info)
+    return args, info, lambda fn: measure(fn, repeat=args.repeat, budget=args.budget)

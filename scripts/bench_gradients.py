@@ -43,20 +43,15 @@ def _rel_error(got, want) -> float:
 
 
 def main() -> int:
-    args = _bench.parser(__doc__.splitlines()[0]).parse_args()
-    _bench.clean_blas_env(args)
+    args, info, t = _bench.start(_bench.parser(__doc__.splitlines()[0]))
 
     import jax
     import jax.numpy as jnp
     import numpy as np
 
-    jax.config.update("jax_enable_x64", True)
     import mcalc
     from mcalc.solvers import _logistic
 
-    info = _bench.environment()
-    _bench.print_environment(info)
-    t = lambda f: _bench.measure(f, repeat=args.repeat, budget=args.budget)  # noqa: E731
     rows: list[_bench.Row] = []
     errors: list[float] = []  # closed form vs jax.grad, relative to the largest entry
     matmul = jax.jit(jnp.matmul)

@@ -79,16 +79,10 @@ def _rows(name, X, y, lams, tol, solvers, t):
 def main() -> int:
     p = _bench.parser(__doc__.splitlines()[0])
     p.add_argument("--tol", type=float, default=1e-8, help="tolerance of every fit")
-    args = p.parse_args()
-    _bench.clean_blas_env(args)
+    args, info, t = _bench.start(p)
 
-    import jax
     import numpy as np
 
-    jax.config.update("jax_enable_x64", True)
-    info = _bench.environment()
-    _bench.print_environment(info)
-    t = lambda f: _bench.measure(f, repeat=args.repeat, budget=args.budget)  # noqa: E731
     warnings.filterwarnings("ignore", message=".*lbfgs failed to converge.*")
 
     n_lams = 8 if args.quick else 32

@@ -229,15 +229,8 @@ def _resnet_rows(B, D, M, t, rate, rate_note):
 def main() -> int:
     p = _bench.parser(__doc__.splitlines()[0])
     p.add_argument("--tol", type=float, default=1e-8, help="tolerance of every logistic fit")
-    args = p.parse_args()
-    _bench.clean_blas_env(args)
+    args, info, t = _bench.start(p)
 
-    import jax
-
-    jax.config.update("jax_enable_x64", True)
-    info = _bench.environment()
-    _bench.print_environment(info)
-    t = lambda f: _bench.measure(f, repeat=args.repeat, budget=args.budget)  # noqa: E731
     rows: list[_bench.Row] = []
     warnings.filterwarnings("ignore", message=".*lbfgs failed to converge.*")
 

@@ -95,12 +95,7 @@ def _rows(
 
 
 def main() -> int:
-    p = _bench.parser(__doc__.splitlines()[0])
-    args = p.parse_args()
-    _bench.clean_blas_env(args)
-    info = _bench.environment()
-    _bench.print_environment(info)
-    t = lambda f: _bench.measure(f, repeat=args.repeat, budget=args.budget)  # noqa: E731
+    args, info, t = _bench.start(_bench.parser(__doc__.splitlines()[0]))
     rate, rate_note = _bench.matmul_rate(t, quick=args.quick)
     rows: list[_bench.Row] = []
 
