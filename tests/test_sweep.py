@@ -184,6 +184,123 @@ def test_sharded_across_simulated_devices_equals_one_device(tmp_path):
     np.testing.assert_allclose(_params(looped)["w"], _params(single)["w"], rtol=1e-12, atol=1e-14)
 
 
+def test_loop_lanes_in_threads_equal_one_at_a_time():
+    import jax
+    import jax.numpy as jnp
+
+    from mcalc.sweep import GroupRunner
+    from mcalc.train import build_program, make_data
+
+    cfg = mcalc.load_config(
+        {
+            "task": "p7",
+            "data": {"source": "synthetic", "n_samples": 80, "n_features": 3, "dtype": "float32"},
+            "model": {"hidden": 5, "init_scale": 1.0},
+            "optimizer": {"name": "sgd", "learning_rate": 0.5, "schedule": None},
+            "train": {"steps": 30, "log_every": 10, "batch_size": 16, "tol": None},
+        }
+    )
+    dataset = mcalc.load_data(cfg)
+    program = build_program(cfg, dataset)
+    data = make_data(program, dataset)
+    n = 5
+    hypers = {k: jnp.full((n,), d) for k, d in program.hyper().items()}
+    lrs = [0.1, 0.3, 1.0, 3.0, float("nan")]  # the last lane's first update is not finite
+    hypers["optimizer.learning_rate"] = jnp.asarray(lrs, jnp.float32)
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in range(n)])
+
+    def run(workers):
+        runner = GroupRunner(
+            program, data, n, lanes="loop", memory_mb=64, devices=1, workers=workers
+        )
+        assert runner.mode == f"loop, {workers} at a time"
+        states, hyp = runner.init(keys, hypers), runner.lanes_in(hypers)
+        for _ in range(3):
+            states, metrics = runner.chunk(states, hyp)
+        return runner.stacked(states), metrics
+
+    (one, m1), (three, m3) = run(1), run(3)
+    for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(three), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for k in m1:
+        np.testing.assert_array_equal(m1[k], m3[k])
+    assert m1["diverged_at"].tolist() == [-1, -1, -1, -1, 0] and m1["step"].tolist()[:4] == [30] * 4
+
+
+@pytest.mark.parametrize(
+    "task, n, d, batch, log_every, threaded_loop",
+    [
+        ("p7", 2048, 64, 256, 10, True),  # medium lanes: loop on any CPU
+        ("p2", 120, 4, None, 50, False),  # tiny chunks: one vmapped program
+        ("p2", 569, 30, None, 500, None),  # long chunks of small lanes: loop with cores to fill
+    ],
+)
+def test_auto_lanes_by_problem_size(task, n, d, batch, log_every, threaded_loop):
+    from mcalc._concurrency import host_cores
+    from mcalc.sweep._engine import choose_lanes
+    from mcalc.train import build_program
+
+    cfg = mcalc.load_config(
+        {
+            "task": task,
+            "data": {"source": "synthetic", "n_samples": n, "n_features": d},
+            "model": {"hidden": 256},
+            "train": {"steps": 1000, "log_every": log_every, "batch_size": batch},
+        }
+    )
+    program = build_program(cfg, mcalc.load_data(cfg))
+    if threaded_loop is None:
+        threaded_loop = host_cores() > 1
+    got = choose_lanes("auto", program, 32, 4096, program.abstract_state())
+    assert got == (0 if threaded_loop else 32)
+    assert choose_lanes("all", program, 32, 4096, program.abstract_state()) == 32
+    assert choose_lanes("loop", program, 32, 4096, program.abstract_state()) == 0
+
+
+def test_side_by_side_lanes_share_the_minibatch_clock():
+    """Under vmap a per-lane lax.cond runs both branches: a permutation of N every step
+    (measured 40x slower). One clock for the lanes keeps the epoch test a real cond."""
+    import jax
+    import jax.numpy as jnp
+
+    from mcalc.sweep import GroupRunner
+    from mcalc.train import build_program, make_data
+
+    cfg = mcalc.load_config({**P2, "train": {**P2["train"], "steps": 20, "log_every": 10}})
+    dataset = mcalc.load_data(cfg)
+    program = build_program(cfg, dataset)
+    runner = GroupRunner(program, make_data(program, dataset), 4, lanes="all", memory_mb=64)
+    hypers = {k: jnp.full((4,), d) for k, d in program.hyper().items()}
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in range(4)])
+    states = runner.init(keys, hypers)
+    jaxpr = str(jax.make_jaxpr(runner._chunk)(states, runner.lanes_in(hypers), runner.data))
+    assert " cond[" in jaxpr and "sort[" in jaxpr
+
+
+def test_concurrent_map_keeps_order_and_raises():
+    from mcalc._concurrency import concurrent_map, default_workers, host_cores
+
+    assert concurrent_map(lambda x: x * x, range(7), 3) == [x * x for x in range(7)]
+    assert concurrent_map(lambda x: x, [], 4) == []
+    assert 1 <= default_workers(100) == min(100, host_cores()) and default_workers(1) == 1
+
+    def boom(x):
+        if x == 4:
+            raise RuntimeError("lane 4")
+        return x
+
+    with pytest.raises(RuntimeError, match="lane 4"):
+        concurrent_map(boom, range(6), 2)
+
+    # the workers trace in the caller's x64 mode (a per-thread setting in JAX)
+    import jax
+    import jax.numpy as jnp
+
+    for x64, dtype in ((True, jnp.float64), (False, jnp.float32)):
+        with jax.enable_x64(x64):
+            assert concurrent_map(lambda _: jnp.zeros(1).dtype, range(4), 2) == [dtype] * 4
+
+
 def test_a_diverging_configuration_is_isolated(tmp_path):
     p4 = {
         "task": "p4",

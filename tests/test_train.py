@@ -182,7 +182,7 @@ def test_chunks_compose_and_minibatches_depend_on_seed_and_step_only():
     for t in range(2 * nb + 1):  # across two epoch boundaries
         perm = jax.random.permutation(jax.random.fold_in(state.key, t // nb), prog.n_train)
         idx = perm[(t % nb) * 8 : (t % nb + 1) * 8]
-        Xb, _, _ = batch(state, data)
+        Xb, _, _ = batch(state, data, state.step)
         np.testing.assert_array_equal(Xb, data.X[idx])
         state = step(state, hyper, data)
 

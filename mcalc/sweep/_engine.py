@@ -8,14 +8,16 @@ from :class:`mcalc.train.Program`'s pure ``init`` and ``chunk``:
   ``vmap``) and the rest in sequence *inside the same program*: ``B = 1`` is a
   loop in XLA, ``B = all`` a full ``vmap``. The data are an argument shared by
   every lane, never copied per lane.
-* ``lanes: loop`` (what ``auto`` picks for medium problems on the CPU) dispatches
-  the *same* compiled single-lane chunk once per lane from Python instead: on this
-  CPU, nesting the training scan inside a loop over lanes (``lax.map``) ran 2x
-  slower than dispatching the lanes, and batching medium-sized products gained
-  nothing (``scripts/bench_sweep.py``). It still compiles once per group.
+* ``lanes: loop`` (what ``auto`` picks for medium problems on the CPU) calls the
+  *same* compiled single-lane chunk once per lane from Python instead, as many
+  lanes at a time as there are cores (:mod:`mcalc._concurrency`): XLA runs such a
+  lane on about one core, so a plain loop leaves the others idle, while nesting
+  the training scan inside a loop over lanes (``lax.map``) ran 2x slower and
+  batching medium-sized products gained nothing (``scripts/bench_sweep.py``). It
+  still compiles once per group.
 * With several devices the lane axis is sharded across them (``jax.shard_map``
   over a one-axis mesh); each device maps over its own lanes. In ``loop`` mode
-  lanes are dispatched round-robin to the devices, which run them concurrently. Lanes are padded
+  lanes go round-robin to the devices. Lanes are padded
   to a multiple of the device count with copies of lane 0 that are dropped.
 * After each chunk (``train.log_every`` steps) the metrics of every lane come
   back to the host; at checkpoints the stacked state is saved (orbax, atomic),
@@ -34,13 +36,22 @@ import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from .._concurrency import concurrent_map, default_workers, host_cores
+
 __all__ = ["GroupRunner", "choose_lanes", "flops_per_step"]
 
-# Below this many FLOPs per optimizer step a lane is "small": on the CPU one
-# vmapped program over all lanes wins (measured 6-15x on breast cancer); above it
-# batching medium-sized matrix products does not help and lanes run in sequence
-# inside the program (see scripts/bench_sweep.py and the README's table).
+# How `lanes: auto` chooses on the CPU, measured on the 2-core machine (32 lanes of P2
+# unless said; loop = the single-lane chunk, one lane per core at a time):
+# - Above this many FLOPs per optimizer step a lane is "medium": batching its products
+#   gains nothing, and loop runs 1.8x faster than one vmapped program (64 residual-net
+#   lanes, B=256, D=64, M=256: scripts/bench_sweep.py).
 _SMALL_LANE_FLOPS = 2e6
+# - Below it, one vmapped program over all lanes shares each step's fixed costs, while
+#   loop pays a dispatch per lane and chunk and gains the other cores. Loop won once a
+#   lane's chunk held this many FLOPs: breast cancer, 500 full-batch steps per chunk
+#   (5.5e7 FLOPs) 0.58x the vmapped time, 50 steps (5.5e6) 0.84x; all won at 10 steps
+#   (1.1e6: loop 1.8x slower) and on 120 x 4 data (1.9e6: 1.5x slower).
+_THREADED_CHUNK_FLOPS = 5e6
 
 
 def flops_per_step(program: Any) -> float:
@@ -67,9 +78,10 @@ def choose_lanes(
     """How many lanes run side by side per device (``lax.map``'s ``batch_size``); 0 = ``loop``.
 
     ``"all"`` or an int are taken as given (capped at the lanes there are),
-    ``"loop"`` is 0; ``"auto"`` picks all lanes for small problems or on an
-    accelerator, and ``loop`` for medium ones on the CPU. Side-by-side widths are
-    capped by ``memory_mb``.
+    ``"loop"`` is 0. ``"auto"`` picks all lanes on an accelerator; on the CPU,
+    ``loop`` for medium problems, and for small ones too when there are several
+    cores and a lane's chunk (``train.log_every`` steps) is long enough to pay for
+    its dispatch; else all lanes. Side-by-side widths are capped by ``memory_mb``.
     """
     n_local = max(1, n_local)
     by_memory = max(1, int(memory_mb * 2**20 // max(_lane_bytes(program, abstract_state), 1.0)))
@@ -79,10 +91,14 @@ def choose_lanes(
         want = n_local
     elif isinstance(lanes, int):
         want = lanes
-    elif jax.default_backend() != "cpu" or flops_per_step(program) <= _SMALL_LANE_FLOPS:
+    elif jax.default_backend() != "cpu":
         want = n_local
     else:
-        return 0
+        flops = flops_per_step(program)
+        threaded = host_cores() > 1 and flops * program.log_every >= _THREADED_CHUNK_FLOPS
+        if flops > _SMALL_LANE_FLOPS or threaded:
+            return 0
+        want = n_local
     return max(1, min(want, n_local, by_memory))
 
 
@@ -96,6 +112,8 @@ class GroupRunner:
       lanes: the ``sweep.lanes`` setting.
       memory_mb: the ``sweep.memory_mb`` budget.
       devices: ``"all"`` or how many of ``jax.devices()`` to shard the lanes over.
+      workers: ``loop`` mode: how many lanes run at once (threads); default one per
+        CPU core (:func:`mcalc._concurrency.default_workers`).
     """
 
     def __init__(
@@ -107,6 +125,7 @@ class GroupRunner:
         lanes: str | int,
         memory_mb: float,
         devices: str | int = "all",
+        workers: int | None = None,
     ):
         self.program = program
         self.n_lanes = n_lanes
@@ -118,14 +137,15 @@ class GroupRunner:
             lanes, program, self.padded // self.n_devices, memory_mb, self.abstract_state
         )
         self.loop = self.batch == 0
+        self.workers = default_workers(n_lanes) if workers is None else max(1, int(workers))
         if self.loop:
             self._setup_loop(data, devices)
         else:
             self._setup_program(data, devices)
 
     def _setup_loop(self, data: Any, devices: list[Any]) -> None:
-        # One compiled single-lane chunk, dispatched once per lane (asynchronously, so
-        # lanes on different devices run concurrently). No padding is needed.
+        # One compiled single-lane chunk, called once per lane, ``workers`` lanes at a
+        # time (round-robin over the devices). No padding is needed.
         local = [
             d for d in devices if d.process_index == jax.process_index()
         ] or jax.local_devices()
@@ -139,8 +159,13 @@ class GroupRunner:
         program = self.program
 
         def local_chunk(states, hypers, data):
+            # Every live lane is at the same step (frozen lanes lag behind and ignore
+            # their draws): one clock for all, so the minibatch order's epoch test stays
+            # a lax.cond under vmap instead of a permutation at every step.
+            start = jnp.max(states.step)
+
             def one(sh):
-                return program.chunk(sh[0], sh[1], data)
+                return program.chunk(sh[0], sh[1], data, start)
 
             return jax.lax.map(one, (states, hypers), batch_size=self.batch)
 
@@ -165,8 +190,8 @@ class GroupRunner:
 
     @property
     def mode(self) -> str:
-        """``"loop"``, or ``"<B> side by side"`` of the in-program mode."""
-        return "loop" if self.loop else f"{self.batch} side by side"
+        """``"loop, <W> at a time"``, or ``"<B> side by side"`` of the in-program mode."""
+        return f"loop, {self.workers} at a time" if self.loop else f"{self.batch} side by side"
 
     # -- placement ----------------------------------------------------------------
 
@@ -222,10 +247,12 @@ class GroupRunner:
         """``log_every`` steps of every lane; ``states`` is donated. ``hypers`` from :meth:`lanes_in`."""
         if not self.loop:
             return self._chunk(states, hypers, self.data)
-        out = [
-            self._chunk1(s, h, self._data[i % len(self._data)])
-            for i, (s, h) in enumerate(zip(states, hypers, strict=True))
-        ]
+
+        def one(i: int) -> Any:
+            data = self._data[i % len(self._data)]
+            return jax.block_until_ready(self._chunk1(states[i], hypers[i], data))
+
+        out = concurrent_map(one, range(len(states)), self.workers)
         metrics = jax.tree.map(
             lambda *xs: np.stack([np.asarray(x) for x in xs]), *[m for _, m in out]
         )

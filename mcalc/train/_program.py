@@ -321,11 +321,13 @@ class Program:
             hp["learning_rate"] = self.learning_rate(hyper, step)
         return opt_state._replace(hyperparams=hp)
 
-    def _batch(self, state: TrainState, data: Data):
+    def _batch(self, state: TrainState, data: Data, t: jax.Array):
         if self.full_batch:
             return data.X, data.y, state.perm
         nb, B = self.batches_per_epoch, self.batch_size
-        epoch, pos = state.step // nb, state.step % nb
+        # Under vmap a lax.cond whose predicate differs per lane runs both branches --
+        # a permutation of N at every step. A clock shared by the lanes keeps it a cond.
+        epoch, pos = t // nb, t % nb
         perm = jax.lax.cond(
             pos == 0,
             lambda: jax.random.permutation(
@@ -336,10 +338,21 @@ class Program:
         idx = jax.lax.dynamic_slice(perm, (pos * B,), (B,))
         return jnp.take(data.X, idx, axis=0), jnp.take(data.y, idx, axis=0), perm
 
-    def step(self, state: TrainState, hyper: dict[str, jax.Array], data: Data) -> TrainState:
-        """One optimizer step (pure); frozen once diverged or past ``steps``."""
+    def step(
+        self,
+        state: TrainState,
+        hyper: dict[str, jax.Array],
+        data: Data,
+        clock: jax.Array | None = None,
+    ) -> TrainState:
+        """One optimizer step (pure); frozen once diverged or past ``steps``.
+
+        ``clock``: the step whose minibatch is drawn, ``state.step`` by default; a
+        batched sweep passes one clock shared by its lanes (every live lane is at that
+        step; a frozen lane's draw is never applied).
+        """
         active = (state.diverged_at < 0) & (state.step < self.steps)
-        Xb, yb, perm = self._batch(state, data)
+        Xb, yb, perm = self._batch(state, data, state.step if clock is None else clock)
         b = Xb.shape[0]
         lam_scale = b / self.n_train
         params = state.params
@@ -402,14 +415,23 @@ class Program:
         return out
 
     def chunk(
-        self, state: TrainState, hyper: dict[str, jax.Array], data: Data
+        self,
+        state: TrainState,
+        hyper: dict[str, jax.Array],
+        data: Data,
+        start: jax.Array | None = None,
     ) -> tuple[TrainState, dict[str, jax.Array]]:
-        """``log_every`` steps in one ``lax.scan``, then the metrics at the chunk's end."""
+        """``log_every`` steps in one ``lax.scan``, then the metrics at the chunk's end.
 
-        def body(s, _):
-            return self.step(s, hyper, data), None
+        ``start``: the clock of the chunk's first step (see :meth:`step`), for lanes
+        batched under ``vmap``; by default each state's own ``step``.
+        """
 
-        state, _ = jax.lax.scan(body, state, None, length=self.log_every)
+        def body(s, i):
+            return self.step(s, hyper, data, None if start is None else start + i), None
+
+        steps = jnp.arange(self.log_every, dtype=jnp.int32)
+        state, _ = jax.lax.scan(body, state, steps)
         metrics = self.evaluate(state.params, hyper, data)
         metrics["step"] = state.step
         metrics["diverged_at"] = state.diverged_at
