@@ -132,21 +132,30 @@ def test_jit_and_vmap_over_lambda(small):
 
 
 @pytest.mark.parametrize(
-    "solver,batch_size,warm_start",
+    "solver,batch_size,warm_start,chains",
     [
-        ("newton", 1, True),
-        ("newton", 2, True),
-        ("newton", 5, False),
-        ("newton", None, True),
-        ("lbfgs", 1, True),
-        ("lbfgs", 5, False),
+        ("newton", 1, True, None),
+        ("newton", 2, True, None),
+        ("newton", 5, False, None),
+        ("newton", None, True, None),
+        ("newton", 1, True, 3),
+        ("lbfgs", 1, True, None),
+        ("lbfgs", 5, False, None),
+        ("lbfgs", 2, True, 2),
     ],
 )
-def test_path_equals_separate_solves(cancer, solver, batch_size, warm_start):
+def test_path_equals_separate_solves(cancer, solver, batch_size, warm_start, chains):
     X, y = cancer
     lams = np.array([1.0, 1e-2, 100.0, 0.3, 1.0])  # unsorted, with a repeat
     path = mcalc.logistic_path(
-        X, y, lams, solver=solver, tol=1e-11, batch_size=batch_size, warm_start=warm_start
+        X,
+        y,
+        lams,
+        solver=solver,
+        tol=1e-11,
+        batch_size=batch_size,
+        warm_start=warm_start,
+        chains=chains,
     )
     assert path.w.shape == (5, 30) and path.lams.shape == (5,)
     np.testing.assert_array_equal(path.lams, lams)
@@ -168,6 +177,30 @@ def test_path_float32_and_jit(small):
     assert path.w.dtype == path.lams.dtype == jnp.float32 and bool(path.converged.all())
     traced = jax.jit(lambda lams: mcalc.logistic_path(jnp.asarray(X), jnp.asarray(y), lams).w)
     np.testing.assert_allclose(traced(lams.astype(jnp.float64)), path.w, rtol=1e-4, atol=1e-5)
+
+
+def test_chains_run_in_threads_and_equal_the_traced_program(cancer):
+    X, y = cancer
+    lams = jnp.asarray(np.geomspace(1e-2, 1e2, 7))
+    # three chains of the 7 penalties (largest first): {0, 3, 6}, {1, 4}, {2, 5}
+    threaded = mcalc.logistic_path(X, y, lams, chains=3, tol=1e-11)
+    traced = jax.jit(lambda lams: mcalc.logistic_path(X, y, lams, chains=3, tol=1e-11))(lams)
+    for a, b in zip(threaded, traced, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    # chain 1 alone is a path of its own penalties, warm-started in the same order
+    alone = mcalc.logistic_path(X, y, lams[jnp.array([5, 2])], chains=1, tol=1e-11)
+    np.testing.assert_array_equal(threaded.w[jnp.array([5, 2])], alone.w)
+    np.testing.assert_array_equal(threaded.n_iter[jnp.array([5, 2])], alone.n_iter)
+    # more chains than penalties: one each
+    assert mcalc.logistic_path(X, y, lams[:2], chains=8).w.shape == (2, 30)
+
+
+def test_default_chains_by_size():
+    from mcalc._concurrency import host_cores
+
+    assert mcalc.solvers.default_chains(569, 30, 32) == 1  # breast cancer: threads do not pay
+    assert mcalc.solvers.default_chains(200_000, 100, 32) == min(32, host_cores())
+    assert mcalc.solvers.default_chains(200_000, 100, 1) == 1
 
 
 def test_default_batch_size_by_size():
@@ -232,6 +265,10 @@ def test_bad_path_inputs(small):
         mcalc.logistic_path(X, y, np.zeros(0))
     with pytest.raises(ValueError, match=rf"{fn}: batch_size must be an integer >= 1; got 0"):
         mcalc.logistic_path(X, y, [1.0], batch_size=0)
+    with pytest.raises(ValueError, match=rf"{fn}: chains must be an integer >= 1; got 0"):
+        mcalc.logistic_path(X, y, [1.0], chains=0)
+    with pytest.raises(ValueError, match=rf"{fn}: chains must be an integer >= 1; got 1.5"):
+        mcalc.logistic_path(X, y, [1.0], chains=1.5)
     with pytest.raises(ValueError, match=rf"{fn}: y must hold labels 0 or 1"):
         mcalc.logistic_path(X, y + 1, [1.0])
 
