@@ -8,8 +8,9 @@ zero, to the same ``tol`` (mcalc's ``tol`` is scikit-learn's:
 ``‖∇L‖_∞ / N <= tol``). A second reference row reuses one estimator with
 ``warm_start=True``, largest λ first, the fairest scikit-learn can do.
 
-mcalc solves the whole path as one compiled program (Newton on breast cancer,
-L-BFGS on the tall data; the default ``batch_size``, printed). Notes give the
+mcalc solves the whole path with one compiled program (Newton on breast cancer,
+L-BFGS on the tall data; the default ``batch_size`` and ``chains``, printed: on
+the tall data one warm-started chain of penalties per core, run side by side). Notes give the
 iterations summed over the path and the largest relative distance between
 mcalc's and scikit-learn's solutions.
 
@@ -56,12 +57,14 @@ def _rows(name, X, y, lams, tol, solvers, t):
     rows = []
     for solver, solver_goal in solvers:
         B = mcalc.solvers.default_batch_size(*X.shape, len(lams), solver=solver)
+        C = mcalc.solvers.default_chains(*X.shape, len(lams))
         m = t(lambda solver=solver: mcalc.logistic_path(Xj, yj, lj, solver=solver, tol=tol).w)
         path = mcalc.logistic_path(Xj, yj, lj, solver=solver, tol=tol)
         W = np.asarray(path.w)
         off = np.max(np.linalg.norm(W - W_sk, axis=1) / np.linalg.norm(W_sk, axis=1))
         note = (
-            f"logistic_path({solver!r}), batch_size={B}: {int(path.n_iter.sum())} it. in all, "
+            f"logistic_path({solver!r}), batch_size={B}, chains={C}: "
+            f"{int(path.n_iter.sum())} it. in all, "
             f"{int(path.converged.sum())}/{len(lams)} converged; sklearn loop {it_sk} it., "
             f"warm-started {it_warm} it.; max rel. |w - w_sklearn| {off:.1e}"
         )

@@ -9,8 +9,8 @@ Rows:
   called in a Python loop over the 64 configurations. mcalc runs the same 64
   lanes as one program (:class:`mcalc.sweep.GroupRunner`) with ``B`` lanes side
   by side (``jax.lax.map(..., batch_size=B)``): ``B = 1``, 8, all 64; ``loop``
-  (the one compiled single-lane chunk dispatched per lane); and ``auto`` (the
-  default ``sweep.lanes``). Floor: the matmul FLOPs of
+  (the one compiled single-lane chunk called per lane, one lane per core at a
+  time); and ``auto`` (the default ``sweep.lanes``). Floor: the matmul FLOPs of
   64 x 200 steps (10 B D M per step) over the float32 matmul rate timed in the run.
 - ``P2 sweep 32 lam``: the same comparison on a small problem (standardised
   breast cancer, 32 values of λ, 500 full-batch steps, float64), where batching
@@ -76,7 +76,7 @@ def _rows(
             return runner.chunk(states, hyp)[1]["loss"]
 
         label = (
-            "one compiled chunk, dispatched per lane"
+            f"one compiled chunk per lane, {runner.workers} at a time"
             if runner.loop
             else f"one program, {runner.batch} side by side"
         ) + (" (auto)" if B == "auto" else "")

@@ -53,7 +53,8 @@ class SweepSpec:
       lanes: ``"auto"``, ``"all"``, a positive int, or ``"loop"``: configurations
         that run side by side (one ``vmap``) per device, the rest in sequence inside
         the same compiled program (``jax.lax.map(..., batch_size=lanes)``); ``loop``
-        dispatches the one compiled single-lane program once per configuration.
+        calls the one compiled single-lane program once per configuration, one per
+        CPU core at a time.
       devices: ``"all"`` or how many devices to shard the lane axis over.
       memory_mb: working-memory budget of the side-by-side lanes.
       metric: the metric that picks the best configuration, or ``None``.
