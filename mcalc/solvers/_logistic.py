@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from .. import _validation as v
@@ -283,13 +284,24 @@ def problem_args(fn: str, X: Any, y: Any, w0: Any = None) -> tuple[jax.Array, ja
     v.check_finite(fn, "X", X)
     v.check_binary_labels(fn, "y", y)
     if w0 is None:
-        w0 = jnp.zeros(X.shape[1], X.dtype)
+        w0 = np.zeros(X.shape[1], X.dtype)  # NumPy: no eager dispatch before the solve
     else:
         w0 = v.as_float(fn, "w0", w0)
         v.check_ndim(fn, "w0", w0, 1, "[D]")
         v.check_dim(fn, "w0", w0, 0, X.shape[1], f"D = X.shape[1] = {X.shape[1]}")
         v.check_finite(fn, "w0", w0)
-    return X, y.astype(X.dtype), w0.astype(X.dtype)
+    return X, _as_dtype(y, X.dtype), _as_dtype(w0, X.dtype)
+
+
+def _as_dtype(x: Any, dtype: Any) -> Any:
+    """``x`` in ``dtype``; a concrete Python or NumPy value stays NumPy (a solver's small
+    inputs then reach ``jit`` without an eager JAX dispatch each: a 4 ms fit is mostly
+    such per-call overhead)."""
+    if getattr(x, "dtype", None) == dtype:
+        return x
+    if isinstance(x, jax.Array | jax.core.Tracer):
+        return x.astype(dtype)
+    return np.asarray(x, dtype)
 
 
 def controls(fn: str, tol: Any, max_iter: Any, dtype: Any) -> tuple[jax.Array, int]:
@@ -298,7 +310,7 @@ def controls(fn: str, tol: Any, max_iter: Any, dtype: Any) -> tuple[jax.Array, i
         tol = default_tol(dtype)
     v.check_scalar(fn, "tol", tol, minimum=0.0, strict=True)
     max_iter = v.check_static_int(fn, "max_iter", max_iter, minimum=1)
-    return jnp.asarray(tol, dtype), max_iter
+    return _as_dtype(tol, dtype), max_iter
 
 
 def logistic_newton(
@@ -364,7 +376,7 @@ def logistic_newton(
     X, y, w0 = problem_args(fn, X, y, w0)
     v.check_scalar(fn, "lam", lam, minimum=0.0)
     tol, max_iter = controls(fn, tol, max_iter, X.dtype)
-    return _newton_jit(X, y, jnp.asarray(lam, X.dtype), w0, tol, max_iter)
+    return _newton_jit(X, y, _as_dtype(lam, X.dtype), w0, tol, max_iter)
 
 
 def logistic_lbfgs(
@@ -427,4 +439,4 @@ def logistic_lbfgs(
     v.check_scalar(fn, "lam", lam, minimum=0.0)
     tol, max_iter = controls(fn, tol, max_iter, X.dtype)
     memory_size = v.check_static_int(fn, "memory_size", memory_size, minimum=1)
-    return _lbfgs_jit(X, y, jnp.asarray(lam, X.dtype), w0, tol, max_iter, memory_size)
+    return _lbfgs_jit(X, y, _as_dtype(lam, X.dtype), w0, tol, max_iter, memory_size)
