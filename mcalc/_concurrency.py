@@ -5,9 +5,9 @@ matrix-vector products of a tall ``X`` -- on about one core, and a Python loop o
 such calls leaves the others idle. Calls made from different Python threads run
 concurrently (JAX releases the GIL while a computation runs), so independent
 work -- the lanes of a sweep, the chains of a λ path -- finishes up to ``cores``
-times sooner. Measured on the 2-core development machine: 1.75x for 64
-residual-net runs (``scripts/bench_sweep.py``), 1.9x for the 200 000 x 100 λ path
-(``scripts/bench_path.py``).
+times sooner. Measured on the 2-core development machine: 1.8x for 64
+residual-net runs (``scripts/bench_sweep.py``), 1.8x for the 200 000 x 100 λ path
+(5.5 s -> 3.1 s, ``scripts/bench_path.py``).
 
 Each call's result is a pure function of its inputs, so how the calls are
 scheduled never changes a result.
@@ -15,6 +15,7 @@ scheduled never changes a result.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,24 +46,52 @@ def default_workers(n_tasks: int) -> int:
     return max(1, min(n_tasks, host_cores()))
 
 
+# JAX's per-thread settings that a worker inherits from the caller: the config
+# attribute that reads the caller's value, and the context manager that sets it.
+# (A mesh set by a context manager is not carried over.)
+_THREAD_LOCAL = (
+    ("jax_enable_x64", jax.enable_x64),
+    ("jax_debug_nans", jax.debug_nans),
+    ("jax_debug_infs", jax.debug_infs),
+    ("jax_disable_jit", jax.disable_jit),
+    ("jax_default_matmul_precision", jax.default_matmul_precision),
+    ("jax_numpy_rank_promotion", jax.numpy_rank_promotion),
+    ("jax_default_device", jax.default_device),
+)
+
+
+def _caller_settings() -> list[
+    tuple[Callable[[object], contextlib.AbstractContextManager], object]
+]:
+    return [(ctx, getattr(jax.config, name)) for name, ctx in _THREAD_LOCAL]
+
+
 def concurrent_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
     """``[fn(x) for x in items]``, up to ``workers`` calls at a time, results in order.
 
     ``fn`` should block until its result is ready (``jax.block_until_ready``): a
     call that returns at dispatch leaves the computations queued one after another.
     Concurrent first calls of one ``jax.jit`` function trace and compile it once.
-    The workers run in the caller's x64 mode (``jax.enable_x64`` is a per-thread
-    setting). The first exception raised is re-raised once the calls already
-    started have finished.
+    The workers run with the caller's JAX settings (``jax.enable_x64``,
+    ``jax.debug_nans``, ``jax.disable_jit``, ``jax.default_matmul_precision``, ...:
+    JAX keeps them per thread). When a call raises (or the caller is interrupted),
+    the calls not yet started are cancelled, the running ones finish, and the
+    first exception in item order is re-raised.
     """
     items = list(items)
     if workers <= 1 or len(items) <= 1:
         return [fn(x) for x in items]
-    x64 = bool(jax.config.jax_enable_x64)
+    settings = _caller_settings()
 
     def call(x: T) -> R:
-        with jax.enable_x64(x64):
+        with contextlib.ExitStack() as stack:
+            for ctx, value in settings:
+                stack.enter_context(ctx(value))
             return fn(x)
 
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(call, items))
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(items)))
+    try:
+        futures = [pool.submit(call, x) for x in items]
+        return [f.result() for f in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

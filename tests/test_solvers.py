@@ -195,6 +195,39 @@ def test_chains_run_in_threads_and_equal_the_traced_program(cancer):
     assert mcalc.logistic_path(X, y, lams[:2], chains=8).w.shape == (2, 30)
 
 
+def test_chains_inside_jit_with_closed_over_inputs(cancer):
+    # Inside a jit trace even concrete (closed-over) inputs give traced intermediates:
+    # the chains must then run in the traced program, not in threads.
+    X, y = (jnp.asarray(a) for a in cancer)
+    lams = jnp.asarray(np.geomspace(1e-2, 1e2, 5))
+    eager = mcalc.logistic_path(X, y, lams, chains=2, tol=1e-11).w
+    traced = jax.jit(lambda: mcalc.logistic_path(X, y, lams, chains=2, tol=1e-11).w)()
+    np.testing.assert_allclose(traced, eager, rtol=1e-12, atol=1e-15)
+
+
+def test_weakly_typed_scalars_reuse_the_compiled_solver(cancer):
+    compiles = []
+
+    def listen(name, _duration, **kw):
+        if name == "/jax/core/compile/backend_compile_duration" and "newton" in kw.get(
+            "fun_name", ""
+        ):
+            compiles.append(kw["fun_name"])
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        X, y = (jnp.asarray(a) for a in cancer)
+        # new shapes, so the first call compiles; the others, whatever the scalars' types, not
+        X, y = X[:-3], y[:-3]
+        mcalc.logistic_newton(X, y, lam=1.0)
+        assert len(compiles) == 1
+        for lam in (2.0, np.float64(3.0), jnp.asarray(4.0), jnp.asarray(5.0, jnp.float64)):
+            mcalc.logistic_newton(X, y, lam=lam, tol=jnp.asarray(1e-10))
+        assert len(compiles) == 1, compiles
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+
+
 def test_default_chains_by_size():
     from mcalc._concurrency import host_cores
 

@@ -219,6 +219,8 @@ def test_loop_lanes_in_threads_equal_one_at_a_time():
             states, metrics = runner.chunk(states, hyp)
         return runner.stacked(states), metrics
 
+    with pytest.raises(ValueError, match="GroupRunner: workers must be an integer >= 1; got 0"):
+        GroupRunner(program, data, n, lanes="loop", memory_mb=64, devices=1, workers=0)
     (one, m1), (three, m3) = run(1), run(3)
     for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(three), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -292,13 +294,40 @@ def test_concurrent_map_keeps_order_and_raises():
     with pytest.raises(RuntimeError, match="lane 4"):
         concurrent_map(boom, range(6), 2)
 
-    # the workers trace in the caller's x64 mode (a per-thread setting in JAX)
+    # the workers run with the caller's JAX settings (per-thread in JAX)
+    import threading
+    import time
+
     import jax
     import jax.numpy as jnp
 
     for x64, dtype in ((True, jnp.float64), (False, jnp.float32)):
         with jax.enable_x64(x64):
             assert concurrent_map(lambda _: jnp.zeros(1).dtype, range(4), 2) == [dtype] * 4
+
+    def settings(_):
+        c = jax.config
+        return (c.jax_debug_nans, c.jax_default_matmul_precision, c.jax_numpy_rank_promotion)
+
+    with jax.debug_nans(True), jax.default_matmul_precision("highest"):
+        with jax.numpy_rank_promotion("warn"):
+            assert set(concurrent_map(settings, range(4), 2)) == {(True, "highest", "warn")}
+
+    # a failure cancels the calls not yet started
+    started = []
+    lock = threading.Lock()
+
+    def slow(x):
+        with lock:
+            started.append(x)
+        if x == 0:
+            raise RuntimeError("lane 0")
+        time.sleep(0.2)
+        return x
+
+    with pytest.raises(RuntimeError, match="lane 0"):
+        concurrent_map(slow, range(20), 2)
+    assert len(started) <= 4, started
 
 
 def test_a_diverging_configuration_is_isolated(tmp_path):

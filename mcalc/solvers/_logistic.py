@@ -297,10 +297,13 @@ def _as_dtype(x: Any, dtype: Any) -> Any:
     """``x`` in ``dtype``; a concrete Python or NumPy value stays NumPy (a solver's small
     inputs then reach ``jit`` without an eager JAX dispatch each: a 4 ms fit is mostly
     such per-call overhead)."""
-    if getattr(x, "dtype", None) == dtype:
-        return x
     if isinstance(x, jax.Array | jax.core.Tracer):
-        return x.astype(dtype)
+        # A weakly typed scalar (jnp.asarray(1.0)) would compile a second program.
+        if x.dtype == dtype and not x.weak_type:
+            return x
+        return jnp.asarray(x, dtype)
+    if isinstance(x, np.ndarray) and x.dtype == dtype:
+        return x
     return np.asarray(x, dtype)
 
 

@@ -8,13 +8,15 @@ from :class:`mcalc.train.Program`'s pure ``init`` and ``chunk``:
   ``vmap``) and the rest in sequence *inside the same program*: ``B = 1`` is a
   loop in XLA, ``B = all`` a full ``vmap``. The data are an argument shared by
   every lane, never copied per lane.
-* ``lanes: loop`` (what ``auto`` picks for medium problems on the CPU) calls the
-  *same* compiled single-lane chunk once per lane from Python instead, as many
-  lanes at a time as there are cores (:mod:`mcalc._concurrency`): XLA runs such a
-  lane on about one core, so a plain loop leaves the others idle, while nesting
-  the training scan inside a loop over lanes (``lax.map``) ran 2x slower and
-  batching medium-sized products gained nothing (``scripts/bench_sweep.py``). It
-  still compiles once per group.
+* ``lanes: loop`` (what ``auto`` picks on the CPU for medium problems, and for
+  small ones whose chunks are long: :func:`choose_lanes`) calls the *same*
+  compiled single-lane chunk once per lane from Python instead, as many lanes at
+  a time as there are cores (:mod:`mcalc._concurrency`): XLA runs such a lane on
+  about one core, so a plain loop leaves the others idle, and batching
+  medium-sized products in one program gained nothing
+  (``scripts/bench_sweep.py``). It still compiles once per group. Off the CPU
+  (one worker) the lanes are dispatched without waiting, so lanes on different
+  devices run concurrently.
 * With several devices the lane axis is sharded across them (``jax.shard_map``
   over a one-axis mesh); each device maps over its own lanes. In ``loop`` mode
   lanes go round-robin to the devices. Lanes are padded
@@ -37,6 +39,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from .._concurrency import concurrent_map, default_workers, host_cores
+from .._validation import check_static_int
 
 __all__ = ["GroupRunner", "choose_lanes", "flops_per_step"]
 
@@ -137,7 +140,11 @@ class GroupRunner:
             lanes, program, self.padded // self.n_devices, memory_mb, self.abstract_state
         )
         self.loop = self.batch == 0
-        self.workers = default_workers(n_lanes) if workers is None else max(1, int(workers))
+        self.workers = (
+            default_workers(n_lanes)
+            if workers is None
+            else check_static_int("mcalc.sweep.GroupRunner", "workers", workers, minimum=1)
+        )
         if self.loop:
             self._setup_loop(data, devices)
         else:
@@ -249,10 +256,14 @@ class GroupRunner:
             return self._chunk(states, hypers, self.data)
 
         def one(i: int) -> Any:
-            data = self._data[i % len(self._data)]
-            return jax.block_until_ready(self._chunk1(states[i], hypers[i], data))
+            return self._chunk1(states[i], hypers[i], self._data[i % len(self._data)])
 
-        out = concurrent_map(one, range(len(states)), self.workers)
+        if self.workers == 1:  # dispatched without waiting: devices run their lanes at once
+            out = [one(i) for i in range(len(states))]
+        else:  # a thread per core, each waiting for its lane
+            out = concurrent_map(
+                lambda i: jax.block_until_ready(one(i)), range(len(states)), self.workers
+            )
         metrics = jax.tree.map(
             lambda *xs: np.stack([np.asarray(x) for x in xs]), *[m for _, m in out]
         )
