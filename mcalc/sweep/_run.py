@@ -282,29 +282,27 @@ def sweep(
     else:
         base, spec = load_sweep(config, {k.replace("__", "."): v for k, v in overrides.items()})
     configs = expand(spec)
+    # The datasets cached for planning and training are released however this ends.
+    bar = None
     try:
         groups = _plan(base, spec, configs)
-    except BaseException:
-        _DATASETS.clear()
-        raise
-    if resume is None:
-        sweep_dir = _files.create_run_dir(sweeps_dir, base.name)
-        text = to_yaml(
-            base,
-            header="mcalc sweep: the resolved base config; resume with: mcalc sweep --resume <this folder>",
-        )
-        import yaml
+        if resume is None:
+            sweep_dir = _files.create_run_dir(sweeps_dir, base.name)
+            text = to_yaml(
+                base,
+                header="mcalc sweep: the resolved base config; resume with: mcalc sweep --resume <this folder>",
+            )
+            import yaml
 
-        text += yaml.safe_dump({"sweep": spec.to_dict()}, sort_keys=False, allow_unicode=True)
-        _files.write_text(sweep_dir / "sweep.yaml", text)
-        _files.write_json(
-            sweep_dir / "configs.json",
-            [{"lane": i, "group": _group_of(groups, i), **c} for i, c in enumerate(configs)],
-        )
+            text += yaml.safe_dump({"sweep": spec.to_dict()}, sort_keys=False, allow_unicode=True)
+            _files.write_text(sweep_dir / "sweep.yaml", text)
+            _files.write_json(
+                sweep_dir / "configs.json",
+                [{"lane": i, "group": _group_of(groups, i), **c} for i, c in enumerate(configs)],
+            )
 
-    bar = _progress(groups, progress)
-    rows: list[dict[str, Any]] = [dict() for _ in configs]
-    try:
+        bar = _progress(groups, progress)
+        rows: list[dict[str, Any]] = [dict() for _ in configs]
         for g in groups:
             for lane, row in zip(
                 g.lanes, _run_group(sweep_dir, g, configs, spec, bar), strict=True

@@ -457,9 +457,14 @@ def _loop(
     status, reason, diverged_at = "completed", "steps", None
     if finished is not None:  # resuming a run that had ended: nothing left to train
         status, reason = finished["status"], finished.get("stop_reason", "steps")
-    elif not fresh and step > 0 and history[-1]["step"] == step and stopping_rule(history[-1]):
+    elif (
+        not fresh
+        and step > 0
+        and history[-1]["step"] == step
+        and (rule := stopping_rule(history[-1]))
+    ):
         # killed after its converged checkpoint but before its summary: it had ended
-        status, reason = "converged", stopping_rule(history[-1])
+        status, reason = "converged", rule
         finished = {"status": status}
     first_chunk_s = None
     t_loop = time.perf_counter()
@@ -483,8 +488,8 @@ def _loop(
             if div >= 0:
                 status, reason, diverged_at = "diverged", "diverged", div
                 break
-            if stopping_rule(m):
-                status, reason = "converged", stopping_rule(m)
+            if rule := stopping_rule(m):
+                status, reason = "converged", rule
             if (
                 status == "converged"
                 or step >= t.steps
