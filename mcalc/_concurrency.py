@@ -6,8 +6,8 @@ such calls leaves the others idle. Calls made from different Python threads run
 concurrently (JAX releases the GIL while a computation runs), so independent
 work -- the lanes of a sweep, the chains of a λ path -- finishes up to ``cores``
 times sooner. Measured on the 2-core development machine: 1.8x for 64
-residual-net runs (``scripts/bench_sweep.py``), 1.8x for the 200 000 x 100 λ path
-(5.5 s -> 3.1 s, ``scripts/bench_path.py``).
+residual-net runs (``scripts/bench_sweep.py``), 1.75x for the 200 000 x 100 λ path
+(5.55 s -> 3.17 s, ``scripts/bench_path.py``).
 
 Each call's result is a pure function of its inputs, so how the calls are
 scheduled never changes a result.

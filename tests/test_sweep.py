@@ -260,8 +260,8 @@ def test_auto_lanes_by_problem_size(task, n, d, batch, log_every, threaded_loop)
 
 
 def test_side_by_side_lanes_share_the_minibatch_clock():
-    """Under vmap a per-lane lax.cond runs both branches: a permutation of N every step
-    (measured 40x slower). One clock for the lanes keeps the epoch test a real cond."""
+    """Under vmap a per-lane lax.cond runs both branches: a permutation (a sort) of N at
+    every step. One clock for the lanes keeps the epoch test a real cond."""
     import jax
     import jax.numpy as jnp
 
