@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -82,16 +83,45 @@ def concurrent_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> li
     if workers <= 1 or len(items) <= 1:
         return [fn(x) for x in items]
     settings = _caller_settings()
+    # Set by the first call that fails (or by the caller's interruption): a call that a
+    # worker picks up afterwards returns at once without running ``fn``. The failing
+    # worker sets it before it can take another item, so no call starts after a failure
+    # however the threads are scheduled.
+    stop = threading.Event()
 
     def call(x: T) -> R:
-        with contextlib.ExitStack() as stack:
-            for ctx, value in settings:
-                stack.enter_context(ctx(value))
-            return fn(x)
+        if stop.is_set():
+            raise _Skipped
+        try:
+            with contextlib.ExitStack() as stack:
+                for ctx, value in settings:
+                    stack.enter_context(ctx(value))
+                return fn(x)
+        except BaseException:
+            stop.set()
+            raise
 
     pool = ThreadPoolExecutor(max_workers=min(workers, len(items)))
     try:
         futures = [pool.submit(call, x) for x in items]
-        return [f.result() for f in futures]
+        results: list[R] = []
+        first: BaseException | None = None
+        for f in futures:
+            try:
+                results.append(f.result())
+            except _Skipped:
+                continue
+            except BaseException as e:  # noqa: BLE001 - re-raised below, in item order
+                stop.set()
+                first = first or e
+                break
+        if first is not None:
+            raise first
+        return results
     finally:
+        stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Skipped(Exception):
+    """A call skipped because an earlier one failed (never reaches the caller)."""

@@ -296,7 +296,6 @@ def test_concurrent_map_keeps_order_and_raises():
 
     # the workers run with the caller's JAX settings (per-thread in JAX)
     import threading
-    import time
 
     import jax
     import jax.numpy as jnp
@@ -313,21 +312,24 @@ def test_concurrent_map_keeps_order_and_raises():
         with jax.numpy_rank_promotion("warn"):
             assert set(concurrent_map(settings, range(4), 2)) == {(True, "highest", "warn")}
 
-    # a failure cancels the calls not yet started
+    # A failure cancels the calls not yet started. Items 0 and 1 run together (a barrier
+    # that only they pass) and both fail: every later item is picked up after a failure,
+    # so none of them may start, however the two threads are scheduled.
     started = []
     lock = threading.Lock()
+    both = threading.Barrier(2, timeout=120)
 
-    def slow(x):
+    def fail_first_two(x):
         with lock:
             started.append(x)
-        if x == 0:
-            raise RuntimeError("lane 0")
-        time.sleep(0.2)
+        if x < 2:
+            both.wait()
+            raise RuntimeError(f"lane {x}")
         return x
 
-    with pytest.raises(RuntimeError, match="lane 0"):
-        concurrent_map(slow, range(20), 2)
-    assert len(started) <= 4, started
+    with pytest.raises(RuntimeError, match="lane 0"):  # the first failure in item order
+        concurrent_map(fail_first_two, range(20), 2)
+    assert sorted(started) == [0, 1], started
 
 
 def test_a_diverging_configuration_is_isolated(tmp_path):
