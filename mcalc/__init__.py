@@ -1,7 +1,9 @@
 """mcalc: a JAX functional research framework for the matrix calculus of classic ML.
 
-The seven problems of ``spec/problems.md`` as pure JAX functions, each beside its
-closed-form gradient, verified against ``jax.grad`` and finite differences.
+The seven problems of classic ML matrix calculus as pure JAX functions, each beside its
+closed-form gradient, verified against ``jax.grad`` and finite differences; and a
+framework (:class:`Task`) that gives a user's own problem everything they get:
+training from configs, sweeps, resuming, verification, reports and prediction.
 """
 
 from .check import GradCheckReport as GradCheckReport
@@ -48,7 +50,16 @@ from .solvers import logistic_newton as logistic_newton
 from .solvers import logistic_path as logistic_path
 from .sweep import SweepResult as SweepResult
 from .sweep import sweep as sweep
+from .task import Hyper as Hyper
+from .task import Reference as Reference
+from .task import Solution as Solution
+from .task import Solver as Solver
+from .task import Task as Task
+from .task import tasks as tasks
+from .train import Interrupted as Interrupted
+from .train import TrainedModel as TrainedModel
 from .train import TrainResult as TrainResult
+from .train import load_run as load_run
 from .train import train as train
 from .verify import VerifyResult as VerifyResult
 from .verify import verify as verify

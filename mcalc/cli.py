@@ -20,6 +20,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("mcalc.check._cli", "check your own gradient function against jax.grad"),
     "train": ("mcalc.train._cli", "train one run from a config file"),
     "sweep": ("mcalc.sweep._cli", "train a hyperparameter sweep as one compiled program"),
+    "predict": (
+        "mcalc.train._predict_cli",
+        "predict with a trained run on raw features (CSV or NPZ)",
+    ),
     "run": (
         "mcalc.run._cli",
         "the main job: verify, train every task on its default data, write a report",
@@ -53,10 +57,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse a command line; ``key=value`` overrides may come before, between or after flags.
+
+    argparse fills a subcommand's ``overrides`` only from the positionals right after its
+    config; the ones that follow a flag come back unrecognised and are added here, so
+    ``mcalc train p2 --no-progress train.steps=100`` reads as
+    ``mcalc train p2 train.steps=100 --no-progress``.
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
-    return int(importlib.import_module(args._module).main(args) or 0)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        takes = hasattr(args, "overrides")
+        bad = [a for a in extra if not (takes and "=" in a and not a.startswith("-"))]
+        if bad:
+            sub = parser._subparsers._group_actions[0].choices[args.command]  # noqa: SLF001
+            sub.error(f"unrecognized arguments: {' '.join(bad)}")
+        args.overrides = [*args.overrides, *extra]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return int(importlib.import_module(args._module).main(args) or 0)
+    except KeyboardInterrupt:  # Ctrl-C outside a run's own handling: no traceback
+        print(f"mcalc {args.command}: interrupted.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

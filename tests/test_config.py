@@ -99,7 +99,10 @@ def test_default_config_is_fresh_and_rejects_unknown_task():
     a, b = default_config("p2"), default_config("p2")
     a.optimizer.args["momentum"] = 0.5
     assert b.optimizer.args["momentum"] == 0.9
-    with pytest.raises(ValueError, match="task must be one of p2, p3, p4, p7; got 'p1'"):
+    with pytest.raises(
+        ValueError,
+        match="task' must be one of p2, p3, p4, p7 or your own as MODULE:NAME or path/to/file.py:NAME; got 'p1'",
+    ):
         default_config("p1")
 
 
@@ -202,7 +205,10 @@ def test_public_names():
         (["train=5"], r"config key 'train' is a section with keys steps, batch_size"),
         (["model.lam=[1, 2]"], r"config key 'model.lam' must be a number; got a list"),
         (["optimizer.args=3"], r"config key 'optimizer.args' must be a mapping of argument names"),
-        (["task=p5"], r"config key 'task' must be one of p2, p3, p4, p7; got 'p5'"),
+        (
+            ["task=p5"],
+            r"config key 'task' must be one of p2, p3, p4, p7 or your own as MODULE:NAME .*; got 'p5'\. \(P1, P5 and P6 are derivations",
+        ),
         (
             ["solver=newtn"],
             r"config key 'solver' must be one of .*got 'newtn'\. Did you mean 'newton'\?",
@@ -244,10 +250,16 @@ def test_public_names():
             ["optimizer.learning_rate=0"],
             r"config key 'optimizer.learning_rate' must be finite, > 0; got 0.0",
         ),
-        (["model.lam=-1"], r"config key 'model.lam' must be finite, ≥ 0; got -1.0"),
+        (
+            ["model.lam=-1"],
+            r"config key 'model.lam' must be finite, a number ≥ 0; got -1.0 \(a hyperparameter of task p2\)",
+        ),
         (["model.lam=.nan"], r"config key 'model.lam' must be finite"),
-        (["model.sigma2=0"], r"config key 'model.sigma2' must be finite, > 0"),
-        (["model.hidden=0"], r"config key 'model.hidden' must be an int ≥ 1; got 0"),
+        (["task=p4", "model.sigma2=0"], r"config key 'model.sigma2' must be finite, a number > 0"),
+        (
+            ["task=p7", "model.hidden=0"],
+            r"config key 'model.hidden' must be finite, an int ≥ 1; got 0",
+        ),
         (["model.n_features=0"], r"config key 'model.n_features' must be an int ≥ 1 or null"),
         (
             ["data.test_fraction=1.0"],
@@ -269,11 +281,11 @@ def test_public_names():
         (["train.tol=0"], r"config key 'train.tol' must be finite, > 0"),
         (
             ["train.gap_tol=1e-9"],
-            r"'train.gap_tol' needs a known optimum \(P4's closed form\); task p2",
+            r"'train.gap_tol' needs a known optimum \(mcalc.Task.optimum, e.g. P4's closed form\); task p2 has none",
         ),
         (
             ["solver=closed_form"],
-            r"closed_form is P4's least-squares solution; task p2 trains with solver optax",
+            r"'solver' must be one of optax, newton, lbfgs for task p2; got 'closed_form'. \(closed_form is an exact solver of task p4\)",
         ),
         (["solver=newton", "train.batch_size=32"], r"exact solver newton uses the full batch"),
         (["solver=lbfgs", "data.intercept=true"], r"exact solver lbfgs penalises every weight"),
@@ -289,10 +301,14 @@ def test_bad_config_is_an_error_naming_the_key(overrides, match):
 
 
 def test_newton_on_p3_and_relabel_on_p4_are_errors():
-    with pytest.raises(ConfigError, match=r"newton is an exact solver for P2 .*task p3"):
+    with pytest.raises(
+        ConfigError,
+        match=r"'solver' must be one of optax for task p3; got 'newton'. \(newton is an exact solver of task p2\)",
+    ):
         load_config("p3", ["solver=newton"])
     with pytest.raises(
-        ConfigError, match=r"'data.relabel': to_pm1 maps class labels; task p4 is a regression"
+        ConfigError,
+        match=r"'data.relabel': to_pm1 maps labels \{0,1\} <-> \{-1,1\}; task p4 has real labels",
     ):
         load_config("p4", ["data.relabel=to_pm1"])
 
@@ -310,7 +326,10 @@ def test_errors_name_the_file_they_come_from(tmp_path):
         ("- 1\n- 2\n", r"must hold a mapping of config keys .*got a list"),
         ("task: [p2\n", r"is not valid YAML"),
         ("train: {steps: 3}\n", r"no task given: set 'task'"),
-        ("task: p9\n", r"config key 'task' must be one of p2, p3, p4, p7; got 'p9'"),
+        (
+            "task: p9\n",
+            r"config key 'task' must be one of p2, p3, p4, p7 or your own as MODULE:NAME or path/to/file.py:NAME; got 'p9'",
+        ),
         ("base: 3\ntask: p2\n", r"config key 'base' must be a file name"),
         ("base: nothere.yaml\n", r"nothere.yaml' does not exist"),
         ("base: self.yaml\n", r"the base: chain has a cycle"),
@@ -327,10 +346,14 @@ def test_bad_files_are_errors(tmp_path, text, match):
 def test_missing_file_and_unknown_name():
     with pytest.raises(ConfigError, match=r"config file '.*nope.yaml' does not exist"):
         load_config("nope.yaml")
-    with pytest.raises(ConfigError, match=r"'banana' is neither a config file nor a task"):
+    with pytest.raises(
+        ConfigError,
+        match=r"'banana' is not a config file, and config key 'task' must be one of p2, p3, p4, p7",
+    ):
         load_config("banana")
     with pytest.raises(
-        ConfigError, match=r"config must be a path to a YAML file, a task name, a Config"
+        ConfigError,
+        match=r"config must be a path to a YAML file, a task name, a mcalc.Task, a Config",
     ):
         load_config(42)
 

@@ -39,9 +39,15 @@ def test_mcalc_run_writes_a_report_showing_every_task(tmp_path):
         title = {"p2": "P2 logistic", "p3": "P3 bipolar", "p4": "P4 Gaussian", "p7": "P7 residual"}[
             task
         ]
-        assert re.search(rf"^\| {title}.*\| (completed|converged)", text, re.M), task
+        assert re.search(rf"^\| {task} \| {title}.*\| (completed|converged)", text, re.M), task
         assert f"### {title}" in text
-    assert "P4, gradient descent against the closed form" in text
+    assert "p4, gradient descent against the closed-form optimum" in text
+    # each run beside its task's reference fit on the same split (scikit-learn for P2 and P4)
+    for task, ref in (("p2", "LogisticRegression"), ("p4", "LinearRegression")):
+        row = re.search(rf"^\| {task} \| scikit-learn {ref}.*$", text, re.M)
+        assert row, task
+        its_loss, ours = (float(x) for x in row.group(0).split("|")[3:5])
+        assert abs(its_loss - ours) <= 1e-6 * abs(ours), row.group(0)
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert len(images) == 8 and all((results / p).is_file() for p in images)
 
@@ -67,10 +73,11 @@ def test_run_from_python_without_verification(tmp_path, monkeypatch):
     text = report.report.read_text()
     assert "## 1. Verification\n\nSkipped." in text
     assert re.search(
-        r"^\| P4 Gaussian linear regression \| diabetes \(354/88\) \| sgd\(momentum=0.9\)",
+        r"^\| p4 \| P4 Gaussian linear regression \| diabetes \(354/88\) \| sgd\(momentum=0.9\)",
         text,
         re.M,
     )
-    assert "‖w − w*‖/‖w*‖ =" in text
+    assert "‖θ − θ*‖/‖θ*‖ =" in text
+    assert report.references["p4"]["name"] == "scikit-learn LinearRegression"
     for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
         assert (report.path / image).is_file()

@@ -1,11 +1,17 @@
 """Reading, layering, overriding and validating configs.
 
 A config is resolved from *layers*, each a plain mapping: the embedded default of
-the task, then every file of a ``base:`` chain (the root first), then the file
-itself, then the ``key=value`` overrides. A later layer overrides an earlier one
-key by key; inside ``args`` mappings too, where ``null`` removes an argument (so
-optax's default applies). The task of the last layer that sets ``task`` picks the
-embedded default under all of them.
+the task (its :attr:`mcalc.Task.defaults`), then every file of a ``base:`` chain (the
+root first), then the file itself, then the ``key=value`` overrides. A later layer
+overrides an earlier one key by key; inside ``args`` mappings too, where ``null``
+removes an argument (so optax's default applies). The task of the last layer that
+sets ``task`` picks the schema (its ``model.<hyper>`` keys) and the embedded default
+under all of them.
+
+``task`` is a built-in name (``p2``), ``MODULE:NAME`` or ``path/to/file.py:NAME`` (a
+path in a config file is relative to that file; the resolved config holds it
+absolute, so that a run folder resumes from anywhere), or, from Python, a
+:class:`mcalc.Task` object.
 
 Every layer is checked against the schema before it is merged: an unknown key, a
 section given as a scalar or a value of the wrong type is a :class:`ConfigError`
@@ -25,15 +31,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._defaults import default_config
 from ._schema import (
     DTYPES,
     GRADS,
     RELABELS,
-    SOLVERS,
     SOURCES,
-    TASKS,
     Config,
+    schema_for,
 )
 from ._yaml import safe_load
 
@@ -89,22 +93,47 @@ def _read_file(path: Path, seen: tuple[Path, ...]) -> list[Layer]:
             f"got a {type(data).__name__}."
         )
     data = dict(data)
+    if isinstance(data.get("task"), str):
+        data["task"] = _absolute_task(data["task"], path.parent)
     layers: list[Layer] = []
     base = data.pop("base", None)
     if base is not None:
         if not isinstance(base, str) or not base:
             raise ConfigError(
                 f"{fn}: {path}: config key 'base' must be a file name (relative to this file) "
-                f"or a task ({', '.join(TASKS)}); got {base!r}."
+                f"or a task (p2, p3, p4, p7, or MODULE:NAME); got {base!r}."
             )
-        if base in TASKS and not _is_path_like(base):
-            layers.append((f"the embedded default {base!r}", {"task": base}))
+        if _is_task_name(base):
+            layers.append(
+                (f"the embedded default {base!r}", {"task": _absolute_task(base, path.parent)})
+            )
         else:
             layers.extend(_read_file((path.parent / base).resolve(), (*seen, path)))
     # A file that does not name its runs names them after itself (my_exp.yaml -> runs/my_exp-*).
     layers.append((f"{path} (its file name)", {"name": path.stem}))
     layers.append((str(path), data))
     return layers
+
+
+def _is_task_name(text: str) -> bool:
+    """A built-in task's name or a ``MODULE:NAME`` reference, not a YAML file."""
+    from ..task._resolve import BUILTIN
+
+    if text.endswith((".yaml", ".yml")):
+        return False
+    return text in BUILTIN or (":" in text and not text.endswith(":"))
+
+
+def _absolute_task(ref: str, folder: Path) -> str:
+    """A ``file.py:NAME`` task reference made absolute from ``folder`` (others unchanged)."""
+    from .._imports import is_file_reference
+
+    module_part, sep, attr = ref.rpartition(":")
+    if sep and module_part and attr and is_file_reference(module_part):
+        p = Path(module_part).expanduser()
+        if not p.is_absolute():
+            return f"{(folder / p).resolve()}:{attr}"
+    return ref
 
 
 def _parse_value(text: str) -> Any:
@@ -184,26 +213,46 @@ def _config_to_dict(config: Any) -> dict[str, Any]:
     return dict(config)
 
 
+def _task_layer(task: Any) -> Layer:
+    from ..task import task_reference
+
+    try:
+        ref = task_reference(task)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    return (f"the embedded default of task {task.name!r}", {"task": ref})
+
+
 def _source_layers(config: Any) -> list[Layer]:
+    from ..task import Task
+
     if config is None:
         return []
+    if isinstance(config, Task):
+        return [_task_layer(config)]
     if isinstance(config, str | os.PathLike):
         text = os.fspath(config)
-        if text in TASKS and not _is_path_like(text):
-            return [(f"the embedded default {text!r}", {"task": text})]
-        if not _is_path_like(text):
-            raise ConfigError(
-                f"mcalc.load_config: {text!r} is neither a config file nor a task "
-                f"({', '.join(TASKS)})."
-            )
+        if not _is_path_like(text) or (_is_task_name(text) and not text.endswith(".py")):
+            from ..task import TaskError, resolve_task
+
+            try:
+                resolve_task(text)
+            except TaskError as e:
+                raise ConfigError(
+                    f"mcalc.load_config: {text!r} is not a config file, and {e}"
+                ) from None
+            return [(f"the embedded default {text!r}", {"task": _absolute_task(text, Path.cwd())})]
         return _read_file(Path(text).resolve(), ())
     if isinstance(config, Mapping) or dataclasses.is_dataclass(config):
-        return [("the given config", _config_to_dict(config))]
+        data = _config_to_dict(config)
+        if isinstance(data.get("task"), Task):
+            data = {**data, "task": _task_layer(data["task"])[1]["task"]}
+        return [("the given config", data)]
     if type(config).__name__ == "DictConfig":
         return [("the given config", _config_to_dict(config))]
     raise ConfigError(
-        "mcalc.load_config: config must be a path to a YAML file, a task name, a Config, "
-        f"or a mapping; got {type(config).__name__}."
+        "mcalc.load_config: config must be a path to a YAML file, a task name, a mcalc.Task, "
+        f"a Config, or a mapping; got {type(config).__name__}."
     )
 
 
@@ -420,28 +469,38 @@ def _optax_callable(name: str, key: str, kind: str) -> Any:
     return fn
 
 
+def _solver_owner(solver: str) -> str:
+    """`` (newton is an exact solver of task p2)`` when a built-in task has that solver."""
+    from ..task import tasks
+
+    owners = [t.name for t in tasks() if solver in t.solvers]
+    return f" ({solver} is an exact solver of task {', '.join(owners)})" if owners else ""
+
+
 def validate_config(config: Config) -> Config:
     """Check the values of a typed config (choices, ranges, combinations); return it.
 
     Raises:
       ConfigError: naming the key, what it must be and what it is.
     """
+    from ..task import resolve_task
+
     c = config
-    _choice(c.task, TASKS, "task", " (P1, P5 and P6 have no model to train)")
+    try:
+        task = resolve_task(c.task)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     if not c.name or any(ch in c.name for ch in "/\\") or c.name in (".", ".."):
         raise ConfigError(
             f"config key 'name' must be a non-empty name without slashes; got {c.name!r}."
         )
-    _choice(c.solver, SOLVERS, "solver")
-    if c.solver in ("newton", "lbfgs") and c.task != "p2":
+    solvers = ("optax", *task.solvers)
+    if c.solver not in solvers:
+        close = difflib.get_close_matches(c.solver, solvers, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ConfigError(
-            f"config key 'solver': {c.solver} is an exact solver for P2 (convex logistic loss); "
-            f"task {c.task} trains with solver optax{' or closed_form' if c.task == 'p4' else ''}."
-        )
-    if c.solver == "closed_form" and c.task != "p4":
-        raise ConfigError(
-            f"config key 'solver': closed_form is P4's least-squares solution; task {c.task} "
-            f"trains with solver optax{' (or newton, lbfgs)' if c.task == 'p2' else ''}."
+            f"config key 'solver' must be one of {', '.join(solvers)} for task {task.name}; got "
+            f"{c.solver!r}.{hint}" + _solver_owner(c.solver)
         )
 
     d = c.data
@@ -467,23 +526,37 @@ def validate_config(config: Config) -> Config:
     _range(d.noise, "data.noise", low=0.0)
     _range(d.test_fraction, "data.test_fraction", low=0.0, high=1.0)
     _choice(d.relabel, RELABELS, "data.relabel")
-    if c.task == "p4" and d.relabel != "none":
+    if task.labels in ("real", "categorical") and d.relabel != "none":
         raise ConfigError(
-            f"config key 'data.relabel': {d.relabel} maps class labels; task p4 is a regression "
-            "(set data.relabel=none)."
+            f"config key 'data.relabel': {d.relabel} maps labels {{0,1}} <-> {{-1,1}}; task "
+            f"{task.name} has {task.labels} labels (set data.relabel=none)."
         )
-    if d.intercept and c.solver in ("newton", "lbfgs"):
+    if d.source == "synthetic" and task.synthetic is None and task.labels == "categorical":
+        raise ConfigError(
+            f"config key 'data.source': task {task.name} has categorical labels and no synthetic "
+            "generator (mcalc.Task.synthetic); use csv or npz data, or give the task one."
+        )
+    if d.intercept and c.solver != "optax" and not task.solvers[c.solver].intercept:
         raise ConfigError(
             f"config key 'data.intercept': the exact solver {c.solver} penalises every weight, "
             "so it cannot leave an intercept unpenalised; use solver optax, or data.intercept=false."
         )
+    if d.intercept and task.penalty is not None and task.unpenalized is None:
+        raise ConfigError(
+            f"config key 'data.intercept': task {task.name} has a penalty but does not say which "
+            "weight is the intercept's (mcalc.Task.unpenalized); set data.intercept=false, or "
+            "give the task an unpenalized mask."
+        )
     _choice(d.dtype, DTYPES, "data.dtype")
 
     m = c.model
-    _range(m.lam, "model.lam", low=0.0)
-    _range(m.sigma2, "model.sigma2", low=0.0, strict=True)
-    if m.hidden < 1:
-        raise ConfigError(f"config key 'model.hidden' must be an int ≥ 1; got {m.hidden}.")
+    for name, h in task.hyper.items():
+        try:
+            setattr(m, name, h.check(name, getattr(m, name)))
+        except ValueError as e:
+            raise ConfigError(
+                f"{str(e).rstrip('.')} (a hyperparameter of task {task.name})."
+            ) from None
     if m.n_features is not None and m.n_features < 1:
         raise ConfigError(
             f"config key 'model.n_features' must be an int ≥ 1 or null; got {m.n_features}."
@@ -547,10 +620,10 @@ def validate_config(config: Config) -> Config:
         )
     _range(t.tol, "train.tol", low=0.0, strict=True)
     _range(t.gap_tol, "train.gap_tol", low=0.0, strict=True)
-    if t.gap_tol is not None and c.task != "p4":
+    if t.gap_tol is not None and task.optimum is None:
         raise ConfigError(
-            f"config key 'train.gap_tol' needs a known optimum (P4's closed form); task {c.task} "
-            "can stop on train.tol (the gradient norm) instead."
+            f"config key 'train.gap_tol' needs a known optimum (mcalc.Task.optimum, e.g. P4's "
+            f"closed form); task {task.name} has none: stop on train.tol (the gradient) instead."
         )
     return c
 
@@ -594,28 +667,37 @@ def resolve_layers(layers: Sequence[Layer]) -> Config:
     The engine of :func:`load_config`, for callers that assemble layers themselves
     (``mcalc.sweep`` takes its ``sweep:`` section out of a file's layers first).
     """
-    task = None
+    from ..task import Task, TaskError, resolve_task, task_reference
+
+    ref = None
     task_where = "the default"
     for where, layer in layers:
         if "task" in layer:
-            task, task_where = layer["task"], where
-    if task is None:
+            ref, task_where = layer["task"], where
+    if ref is None:
         raise ConfigError(
-            "mcalc.load_config: no task given: set 'task' (one of "
-            f"{', '.join(TASKS)}) in the config file, or a 'base:' to build on."
+            "mcalc.load_config: no task given: set 'task' (p2, p3, p4, p7, or your own as "
+            "MODULE:NAME) in the config file, or a 'base:' to build on."
         )
-    if not isinstance(task, str) or task not in TASKS:
-        raise ConfigError(
-            f"{task_where}: config key 'task' must be one of {', '.join(TASKS)}; got {task!r} "
-            "(P1, P5 and P6 have no model to train)."
-        )
+    try:
+        task = resolve_task(ref)
+        ref = task_reference(task)
+    except TaskError as e:
+        raise ConfigError(f"{task_where}: {e}") from None
+    layers = [
+        (w, {**layer, "task": ref}) if isinstance(layer.get("task"), Task) else (w, layer)
+        for w, layer in layers
+    ]
     from omegaconf import OmegaConf
 
-    # The typed schema as an OmegaConf structured config, the task's default under all layers.
-    merged = OmegaConf.structured(default_config(task))
-    for where, layer in layers:
-        merged = _merge(merged, _check_layer(Config, layer, "", where), where)
+    # The task's schema as an OmegaConf structured config, its embedded default under all layers.
+    cls = schema_for(task)
+    merged = OmegaConf.structured(cls(task=ref, name=task.name))
+    base = [(f"the embedded default of task {task.name!r}", dict(task.defaults))]
+    for where, layer in [*base, *layers]:
+        merged = _merge(merged, _check_layer(cls, layer, "", where), where)
     config = OmegaConf.to_object(merged)
+    config.task = ref
     return validate_config(_drop_null_args(config))
 
 

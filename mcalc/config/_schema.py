@@ -2,15 +2,21 @@
 
 Each field carries a one-line ``help`` (its ``metadata``); the same text is the
 comment beside the field in ``configs/*.yaml``, in every run folder's
-``config.yaml`` and in the README. OmegaConf turns these dataclasses
-into a structured config, so an unknown key or a value of the wrong type is an
-error naming the key.
+``config.yaml`` and in the generated config reference. OmegaConf turns these
+dataclasses into a structured config, so an unknown key or a value of the wrong
+type is an error naming the key.
+
+The ``model`` section depends on the task: besides ``n_features``, ``init_scale``
+and ``grad``, it holds one field per hyperparameter the task declares
+(:class:`mcalc.Hyper`), typed and documented by that declaration;
+:func:`schema_for` builds that task's :class:`Config` class.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,17 +27,14 @@ __all__ = [
     "OptimizerConfig",
     "ScheduleConfig",
     "TrainConfig",
-    "TASKS",
-    "SOLVERS",
     "SOURCES",
     "RELABELS",
     "GRADS",
     "DTYPES",
     "field_help",
+    "schema_for",
 ]
 
-TASKS = ("p2", "p3", "p4", "p7")
-SOLVERS = ("optax", "newton", "lbfgs", "closed_form")
 SOURCES = ("synthetic", "breast_cancer", "diabetes", "csv", "npz")
 RELABELS = ("none", "to_pm1", "to_01")
 GRADS = ("closed_form", "autodiff")
@@ -65,7 +68,7 @@ class DataConfig:
     n_features: int = _f(10, "synthetic: number of features D")
     noise: float = _f(
         1.0,
-        "synthetic: P4 std of the noise on y; P2/P3/P7 label temperature, y ~ Bernoulli(σ(a/noise)); 0 = noise-free (linearly separable for P2/P3)",
+        "synthetic: real labels: std of the noise on y; class labels: temperature of y ~ Bernoulli(σ(a/noise)); 0 = noise-free (linearly separable for P2/P3)",
     )
     seed: int = _f(0, "seed of the synthetic generator and of the train/test split")
     test_fraction: float = _f(0.2, "share of the samples held out for testing, in [0, 1)")
@@ -84,20 +87,18 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """The model and its loss."""
+    """The model: settings every task has (its own hyperparameters are added by :func:`schema_for`)."""
 
-    lam: float = _f(1.0, "P2: λ ≥ 0 of the penalty λ‖w‖² (the intercept is not penalised)")
-    sigma2: float = _f(1.0, "P4: noise variance σ² > 0 of the Gaussian likelihood")
-    hidden: int = _f(16, "P7: hidden width M of the residual network (D comes from the data)")
     n_features: int | None = _f(
         None,
         "expected number of input features D (before the intercept); null = whatever the data has",
     )
     init_scale: float = _f(
-        0.0, "scale of the random initial parameters (0 = start at zero; P7 at 1 = LeCun-normal)"
+        1.0, "multiplies the task's random initial parameters (0 = start at zero)"
     )
     grad: str = _f(
-        "closed_form", "closed_form (mcalc's derived gradient) | autodiff (jax.grad of the loss)"
+        "closed_form",
+        "closed_form (the task's derived gradient) | autodiff (jax.grad of the loss)",
     )
 
 
@@ -146,7 +147,8 @@ class TrainConfig:
         "stop once ‖∇L‖∞/N ≤ tol (largest entry of the mean-loss gradient, checked at logging points); exact solvers: their tolerance (null = their default)",
     )
     gap_tol: float | None = _f(
-        None, "P4: stop once the objective gap L(w) - L(w*) ≤ gap_tol, w* the closed form"
+        None,
+        "stop once the objective gap L(θ) - L(θ*) ≤ gap_tol, θ* the task's closed-form optimum (tasks that have one: p4)",
     )
     plots: bool = _f(True, "write loss and metric plots (PNG) into the run folder")
 
@@ -157,16 +159,16 @@ class Config:
 
     task: str = _f(
         "p2",
-        "the problem: p2 (logistic + L2) | p3 (bipolar sigmoid) | p4 (Gaussian linear regression) | p7 (residual net)",
+        "the problem: p2 (logistic + L2) | p3 (bipolar sigmoid) | p4 (Gaussian linear regression) | p7 (residual net) | your own mcalc.Task as MODULE:NAME or path/to/file.py:NAME",
     )
     name: str = _f(
         "p2",
-        "run name: the run folder is runs/<name>-<timestamp> (a file without one: its file name)",
+        "run name: the run folder is runs/<name>-<timestamp> (default: the config file's name, else the task's)",
     )
     seed: int = _f(0, "seed of the initial parameters and the minibatch order")
     solver: str = _f(
         "optax",
-        "optax (the optimizer below, step by step) | newton | lbfgs (P2, mcalc.solvers) | closed_form (P4)",
+        "optax (the optimizer below, step by step) | an exact solver of the task: newton, lbfgs (p2), closed_form (p4)",
     )
     data: DataConfig = _f(DataConfig(), "the samples")
     model: ModelConfig = _f(ModelConfig(), "the model and its loss")
@@ -180,3 +182,38 @@ def field_help(cls: type, name: str) -> str:
         if f.name == name:
             return f.metadata.get("help", "")
     raise KeyError(name)
+
+
+_SCHEMAS: dict[int, tuple[Any, type]] = {}
+
+
+def schema_for(task: Any) -> type:
+    """The :class:`Config` class of ``task``: its ``model`` section has a typed field per
+    hyperparameter the task declares (help from :attr:`mcalc.Hyper.help`), before the
+    fields every task has. Built once per task object."""
+    cached = _SCHEMAS.get(id(task))
+    if cached is not None and cached[0] is task:
+        return cached[1]
+    fields: list[tuple[str, Any, Any]] = []
+    for name, h in task.hyper.items():
+        help_ = h.help or f"{task.name}: hyperparameter {name}"
+        if h.ge is not None or h.gt is not None or h.le is not None or h.lt is not None:
+            if h.describe() not in help_:
+                help_ = f"{help_} ({h.describe()})"
+        fields.append((name, int if h.static else float, _f(h.default, help_)))
+    for f in dataclasses.fields(ModelConfig):
+        fields.append((f.name, f.type, field(default=f.default, metadata=f.metadata)))
+    hints = typing.get_type_hints(ModelConfig)
+    fields = [(n, hints.get(n, t) if isinstance(t, str) else t, f) for n, t, f in fields]
+    model_cls = dataclasses.make_dataclass("ModelConfig", fields)
+    model_cls.__doc__ = f"The model section of task {task.name!r}."
+    config_cls = dataclasses.make_dataclass(
+        "Config",
+        [("model", model_cls, _f(model_cls(), "the model and its loss"))],
+        bases=(Config,),
+    )
+    config_cls.__doc__ = Config.__doc__
+    for cls in (model_cls, config_cls):
+        cls.__module__ = __name__
+    _SCHEMAS[id(task)] = (task, config_cls)
+    return config_cls

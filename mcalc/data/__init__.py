@@ -6,6 +6,7 @@ seeded train/test split, standardisation fitted on the training split, an option
 intercept column.
 """
 
-from ._prepare import LABELS as LABELS
+from ._prepare import LABEL_SETS as LABEL_SETS
 from ._prepare import Dataset as Dataset
 from ._prepare import load_data as load_data
+from ._sources import labels_from_scores as labels_from_scores

@@ -16,16 +16,16 @@ import numpy as np
 from .. import _validation as v
 from . import _sources
 
-__all__ = ["Dataset", "load_data", "LABELS"]
+__all__ = ["Dataset", "load_data", "LABEL_SETS"]
 
 _FN = "mcalc.load_data"
 
-# The label set each task's loss is written for (None: any real target).
-LABELS: dict[str, tuple[float, float] | None] = {
-    "p2": (0.0, 1.0),
-    "p3": (-1.0, 1.0),
-    "p4": None,
-    "p7": (0.0, 1.0),
+# The label set of each label kind (None: any real target; categorical: 0, 1, ..., K-1).
+LABEL_SETS: dict[str, tuple[float, float] | None] = {
+    "binary": (0.0, 1.0),
+    "pm1": (-1.0, 1.0),
+    "real": None,
+    "categorical": None,
 }
 
 
@@ -43,6 +43,7 @@ class Dataset:
       intercept: whether the last column is the constant 1.
       mean, scale: ``[D]`` the standardisation fitted on the training split (``None``
         when not standardised): ``x_std = (x - mean) / scale``.
+      target: the label column's name in a CSV with a header (``None`` otherwise).
     """
 
     X_train: np.ndarray
@@ -55,6 +56,7 @@ class Dataset:
     intercept: bool
     mean: np.ndarray | None
     scale: np.ndarray | None
+    target: str | None = None
 
     @property
     def n_train(self) -> int:
@@ -70,11 +72,11 @@ class Dataset:
         return int(self.X_train.shape[1])
 
 
-def _raw(config: Any) -> _sources.Raw:
+def _raw(config: Any, task: Any) -> _sources.Raw:
     d = config.data
     if d.source == "synthetic":
         return _sources.synthetic(
-            config.task, n_samples=d.n_samples, n_features=d.n_features, noise=d.noise, seed=d.seed
+            task, n_samples=d.n_samples, n_features=d.n_features, noise=d.noise, seed=d.seed
         )
     if d.source == "breast_cancer":
         return _sources.breast_cancer()
@@ -106,23 +108,32 @@ def _relabel(y: np.ndarray, relabel: str, desc: str) -> np.ndarray:
     return np.where(y == src[0], dst[0], dst[1])
 
 
-def _check_labels(task: str, y: np.ndarray, desc: str, relabel: str) -> None:
-    allowed = LABELS[task]
+def _check_labels(task: Any, y: np.ndarray, desc: str, relabel: str) -> None:
+    kind = task.labels
+    found = np.unique(y)
+    if kind == "categorical":
+        bad = found[(found < 0) | (found != np.round(found))]
+        if bad.size:
+            raise ValueError(
+                f"{_FN}: task {task.name} needs class labels 0, 1, ..., K-1; the labels of "
+                f"{desc} are {_fmt_set(found)}."
+            )
+        return
+    allowed = LABEL_SETS[kind]
     if allowed is None:
         return
-    found = np.unique(y)
     bad = found[~np.isin(found, allowed)]
     if bad.size == 0:
         return
     hint = ""
-    if task == "p3" and np.isin(found, (0.0, 1.0)).all():
+    if kind == "pm1" and np.isin(found, (0.0, 1.0)).all():
         hint = " Set data.relabel=to_pm1 to map {0, 1} to {-1, 1}."
-    elif task in ("p2", "p7") and np.isin(found, (-1.0, 1.0)).all():
+    elif kind == "binary" and np.isin(found, (-1.0, 1.0)).all():
         hint = " Set data.relabel=to_01 to map {-1, 1} to {0, 1}."
     elif relabel != "none":
         hint = f" (after data.relabel={relabel})"
     raise ValueError(
-        f"{_FN}: task {task} needs labels in {_fmt_set(np.array(allowed))}; the labels of "
+        f"{_FN}: task {task.name} needs labels in {_fmt_set(np.array(allowed))}; the labels of "
         f"{desc} are {_fmt_set(found)}.{hint}"
     )
 
@@ -164,16 +175,18 @@ def load_data(config: Any) -> Dataset:
       (30, 569)
     """
     from ..config import Config, load_config
+    from ..task import resolve_task
 
     if not isinstance(config, Config):
         config = load_config(config)
+    task = resolve_task(config.task)
     d = config.data
-    raw = _raw(config)
+    raw = _raw(config, task)
     X, y, desc = raw.X, raw.y, raw.description
     v.check_finite(_FN, f"X (the features of {desc})", X)
     v.check_finite(_FN, f"y (the labels of {desc})", y)
     y = _relabel(y, d.relabel, desc)
-    _check_labels(config.task, y, desc, d.relabel)
+    _check_labels(task, y, desc, d.relabel)
     n, D = X.shape
     expected = config.model.n_features
     if expected is not None and expected != D:
@@ -207,4 +220,5 @@ def load_data(config: Any) -> Dataset:
         intercept=d.intercept,
         mean=mean,
         scale=scale,
+        target=raw.target,
     )

@@ -10,11 +10,19 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["Raw", "synthetic", "breast_cancer", "diabetes", "read_csv", "read_npz"]
+__all__ = [
+    "Raw",
+    "synthetic",
+    "labels_from_scores",
+    "breast_cancer",
+    "diabetes",
+    "read_csv",
+    "read_npz",
+]
 
 _FN = "mcalc.load_data"
 _LOGIT_SCALE = 3.0  # synthetic logits are scaled to std 3: classes overlap a little at noise 1
@@ -25,55 +33,89 @@ class Raw(NamedTuple):
     y: np.ndarray  # [N] float64
     feature_names: tuple[str, ...]
     description: str
+    target: str | None = None  # the label column's header name, when the file has one
+
+
+def _delimiter(text: str) -> str:
+    """The CSV's delimiter: comma, semicolon or tab, whichever splits the first lines evenly
+    (a comma where it is ambiguous)."""
+    lines = [line for line in text.splitlines()[:20] if line.strip()]
+    if not lines:
+        return ","
+    best, best_cols = ",", 1
+    for d in (",", ";", "\t"):
+        counts = {len(next(csv.reader([line], delimiter=d))) for line in lines}
+        if len(counts) == 1 and (cols := counts.pop()) > best_cols:
+            best, best_cols = d, cols
+    return best
 
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * a))  # no overflow for large |a|
 
 
-def _labels_from_logits(rng: np.random.Generator, a: np.ndarray, noise: float) -> np.ndarray:
-    """``y ~ Bernoulli(σ(a / noise))`` with ``a`` scaled to std 3; ``noise = 0``: ``y = 1[a > 0]``."""
+def labels_from_scores(rng: np.random.Generator, a: np.ndarray, noise: float) -> np.ndarray:
+    """Labels in {0, 1} from real scores: ``y ~ Bernoulli(σ(a / noise))`` with ``a`` scaled to
+    standard deviation 3; ``noise = 0`` gives the noise-free ``y = 1[a > 0]``.
+
+    A helper for :attr:`mcalc.Task.synthetic` generators (the built-in ones use it).
+
+    Args:
+      rng: a ``numpy.random.Generator``.
+      a: ``[N]`` scores.
+      noise: the label temperature, ``≥ 0``.
+
+    Returns:
+      ``[N]`` float64 labels in {0, 1}.
+
+    Example:
+      >>> import numpy as np
+      >>> from mcalc.data import labels_from_scores
+      >>> labels_from_scores(np.random.default_rng(0), np.array([-2.0, 1.0, 3.0]), 0.0)
+      array([0., 1., 1.])
+    """
     a = _LOGIT_SCALE * a / max(float(np.std(a)), np.finfo(np.float64).tiny)
     if noise == 0:
         return (a > 0).astype(np.float64)
     return (rng.random(a.shape) < _sigmoid(a / noise)).astype(np.float64)
 
 
-def synthetic(task: str, *, n_samples: int, n_features: int, noise: float, seed: int) -> Raw:
-    """Seeded synthetic data for ``task``, drawn from the task's own model.
+def synthetic(task: Any, *, n_samples: int, n_features: int, noise: float, seed: int) -> Raw:
+    """Seeded synthetic data for ``task``: its own generator (:attr:`mcalc.Task.synthetic`),
+    else a random linear model ``a = Xw`` (``X ~ N(0, I)``, ``w ~ N(0, I)``) whose outputs
+    become labels of the task's kind:
 
-    - p2: ``y ~ Bernoulli(σ(x·w/T))``, logits of std 3, ``T = noise``; ``noise = 0`` gives
-      linearly separable labels ``1[x·w > 0]`` (the unregularised weights then diverge).
-    - p3: the same labels mapped to ``{-1, 1}``.
-    - p4: ``y = x·w + noise · ε``, ``ε ~ N(0, 1)``.
-    - p7: labels of a random teacher residual network (hidden width 8), centred at their
-      median so that both classes are equally common.
-
-    ``X ~ N(0, I)``; ``w ~ N(0, I)``.
+    - ``"real"``: ``y = a + noise · ε``, ``ε ~ N(0, 1)``;
+    - ``"binary"``: ``y ~ Bernoulli(σ(a/T))``, logits of std 3, ``T = noise``; ``noise = 0``
+      gives linearly separable labels ``1[a > 0]``;
+    - ``"pm1"``: the same labels mapped to ``{-1, 1}``.
     """
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n_samples, n_features))
     names = tuple(f"x{j}" for j in range(n_features))
-    if task in ("p2", "p3", "p4"):
-        w = rng.standard_normal(n_features)
-        a = X @ w
-        if task == "p4":
-            y = a + noise * rng.standard_normal(n_samples)
-        else:
-            y = _labels_from_logits(rng, a, noise)
-            if task == "p3":
-                y = 2.0 * y - 1.0
-    elif task == "p7":
-        m = 8
-        W0 = 2.0 * rng.standard_normal((m, n_features)) / math.sqrt(n_features)
-        W1 = 2.0 * rng.standard_normal((n_features, m)) / math.sqrt(m)
-        w2 = rng.standard_normal(n_features)
-        H = X + _sigmoid(_sigmoid(X @ W0.T) @ W1.T)
-        a = H @ w2
-        y = _labels_from_logits(rng, a - np.median(a), noise)
-    else:  # pragma: no cover - the config schema admits only these tasks
-        raise ValueError(f"{_FN}: no synthetic generator for task {task!r}.")
-    desc = f"synthetic {task} (N={n_samples}, D={n_features}, noise={noise:g}, seed={seed})"
+    desc = f"synthetic {task.name} (N={n_samples}, D={n_features}, noise={noise:g}, seed={seed})"
+    if task.synthetic is not None:
+        out = task.synthetic(rng, n_samples, n_features, noise)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise ValueError(
+                f"{_FN}: task {task.name!r}: synthetic(rng, n_samples, n_features, noise) must "
+                f"return (X, y); got {type(out).__name__}."
+            )
+        X, y = (np.asarray(v, np.float64) for v in out)
+        if X.shape != (n_samples, n_features) or y.shape != (n_samples,):
+            raise ValueError(
+                f"{_FN}: task {task.name!r}: synthetic(...) must return X [{n_samples}, "
+                f"{n_features}] and y [{n_samples}]; got {X.shape} and {y.shape}."
+            )
+        return Raw(X, y, names, desc)
+    X = rng.standard_normal((n_samples, n_features))
+    w = rng.standard_normal(n_features)
+    a = X @ w
+    if task.labels == "real":
+        y = a + noise * rng.standard_normal(n_samples)
+    else:
+        y = labels_from_scores(rng, a, noise)
+        if task.labels == "pm1":
+            y = 2.0 * y - 1.0
     return Raw(X, y, names, desc)
 
 
@@ -123,9 +165,17 @@ def read_csv(path: str, target: str | None) -> Raw:
     NaN (and are then reported as such).
     """
     p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{_FN}: data.path {path!r} is a folder, not a CSV file.")
     try:
         with p.open(newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
+            text = fh.read()
+        delimiter = _delimiter(text)
+        rows = [
+            r
+            for r in csv.reader(text.splitlines(), delimiter=delimiter)
+            if r and any(c.strip() for c in r)
+        ]
     except FileNotFoundError:
         raise ValueError(f"{_FN}: data.path {path!r} does not exist (data.source=csv).") from None
     except (OSError, UnicodeDecodeError, csv.Error) as e:
@@ -140,7 +190,8 @@ def read_csv(path: str, target: str | None) -> Raw:
     width = len(header) if header else len(rows[0])
     if width < 2:
         raise ValueError(
-            f"{_FN}: CSV file {path!r} needs at least two columns (features and a label); got {width}."
+            f"{_FN}: CSV file {path!r} needs at least two columns (features and a label); got "
+            f"{width}. mcalc reads values separated by commas, semicolons or tabs."
         )
     values = np.empty((len(rows), width))
     first_line = 2 if header else 1
@@ -182,6 +233,7 @@ def read_csv(path: str, target: str | None) -> Raw:
         values[:, col],
         tuple(names[j] for j in keep),
         f"CSV {p.name} (label column {names[col]!r})",
+        names[col] if header else None,
     )
 
 
@@ -191,6 +243,22 @@ def read_npz(path: str, target: str | None) -> Raw:
     Read with ``allow_pickle=False``: object arrays are refused, nothing is executed.
     """
     ykey = target or "y"
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{_FN}: data.path {path!r} is a folder, not an NPZ file.")
+    try:
+        with p.open("rb") as fh:
+            magic = fh.read(6)
+    except FileNotFoundError:
+        raise ValueError(f"{_FN}: data.path {path!r} does not exist (data.source=npz).") from None
+    except OSError as e:
+        raise ValueError(f"{_FN}: cannot read NPZ file {path!r}: {e}.") from None
+    if not magic.startswith(b"PK"):
+        what = "a single .npy array" if magic == b"\x93NUMPY" else "not a zip archive"
+        raise ValueError(
+            f"{_FN}: {path!r} is not an NPZ file ({what}); save one with "
+            "numpy.savez(path, X=X, y=y)."
+        )
     try:
         with np.load(path, allow_pickle=False) as z:
             keys = list(z.keys())

@@ -1,13 +1,16 @@
 """``mcalc run``: verify every derivation, train every task's default config, write a report.
 
-The defaults are embedded in the package (:func:`mcalc.config.default_config`), so
-this works after a plain ``pip install .`` from any folder. Everything lands in a
-new results folder ``<out>/run-<timestamp>`` (created atomically, never reused):
+The defaults are embedded in the package (each task's :attr:`mcalc.Task.defaults`), so
+this works after a plain ``pip install .`` from any folder; ``configs=`` (``--config``
+on the command line) trains given configs instead, a user's own tasks included. Each
+run is reported beside its task's reference fit (:attr:`mcalc.Task.reference`:
+scikit-learn's for P2 and P4) on the same split, and that fit's time. Everything lands
+in a new results folder ``<out>/run-<timestamp>`` (created atomically, never reused):
 
     report.md            the report: verification table, final metrics, plots
     verification.md      the full verification table (also .json)
     summary.json         machine-readable: status, per-task metrics, paths
-    runs/<task>-<time>/  one run folder per task (config, metrics, checkpoints, plots)
+    runs/<name>-<time>/  one run folder per config (config, metrics, checkpoints, plots)
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ class RunReport:
       report: the Markdown report (``path / "report.md"``).
       ok: every derivation verified and no run diverged.
       verification: the verification result (``mcalc.verify``), or ``None`` when skipped.
-      runs: task -> :class:`mcalc.train.TrainResult`.
+      runs: run name -> :class:`mcalc.train.TrainResult`.
+      references: run name -> the task's reference fit (name, seconds, metrics), or ``None``.
     """
 
     path: Path
@@ -42,6 +46,7 @@ class RunReport:
     ok: bool
     verification: Any
     runs: dict[str, Any]
+    references: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _say(quiet: bool, *parts: Any) -> None:
@@ -65,6 +70,7 @@ def run(
     out: str | os.PathLike = "results",
     *,
     tasks: tuple[str, ...] = DEFAULT_TASKS,
+    configs: Any = None,
     verify: bool = True,
     progress: bool | None = None,
     quiet: bool = False,
@@ -73,22 +79,39 @@ def run(
 
     Args:
       out: parent of the new results folder (default ``./results``).
-      tasks: the tasks to train, each on its embedded default config.
+      tasks: the tasks to train, each on its embedded default config (names,
+        ``MODULE:NAME`` references or :class:`mcalc.Task` objects).
+      configs: train these instead of ``tasks``' defaults: config files, mappings or
+        :class:`~mcalc.config.Config` objects (a user's own tasks included).
       verify: run ``mcalc verify`` first (its table heads the report).
       progress: progress bars (default: when stderr is a terminal).
       quiet: no status lines on stderr.
 
     Returns:
       A :class:`RunReport`; ``report.report`` is the Markdown file.
+
+    Raises:
+      ConfigError: (a ``ValueError``) for a config that does not resolve, before anything
+        is trained or written; ValueError for an ``out`` that is a file.
     """
-    from ..config import default_config
+    from ..config import load_config
     from ..train import _files
     from ..train._cache import setup_compilation_cache
-    from ..train._run import train
+    from ..train._run import reference_fit, train
 
     t0 = time.perf_counter()
+    if configs is None:
+        resolved = [load_config(t) for t in tasks]
+    else:
+        if isinstance(configs, str | os.PathLike) or not isinstance(configs, list | tuple):
+            configs = [configs]
+        resolved = [load_config(c) for c in configs]
+    names = [c.name for c in resolved]
+    for i, n in enumerate(names):  # report sections and summary keys by name: make them unique
+        if names.count(n) > 1:
+            names[i] = f"{n}-{names[:i].count(n) + 1}"
     setup_compilation_cache()
-    path = _files.create_run_dir(out, "run")
+    path = _files.create_run_dir(_files.check_parent(out, "out", "mcalc run"), "run")
     _say(quiet, f"mcalc run: results in {path}")
 
     verification, verify_md, verify_ok = None, "", True
@@ -107,13 +130,18 @@ def run(
         )
 
     runs: dict[str, Any] = {}
+    references: dict[str, Any] = {}
     times: dict[str, float] = {}
-    for task in tasks:
-        _say(quiet, f"mcalc run: training {task} on its default config ...")
+    for name, cfg in zip(names, resolved, strict=True):
+        _say(quiet, f"mcalc run: training {name} ({cfg.task}) ...")
         t = time.perf_counter()
-        runs[task] = train(default_config(task), runs_dir=path / "runs", progress=progress)
-        times[task] = time.perf_counter() - t
-        _say(quiet, f"  {runs[task].summary['message']} ({times[task]:.1f} s)")
+        runs[name] = train(cfg, runs_dir=path / "runs", progress=progress)
+        times[name] = time.perf_counter() - t
+        _say(quiet, f"  {runs[name].summary['message']} ({times[name]:.1f} s)")
+        references[name] = reference_fit(cfg)
+        if references[name] is not None:
+            r = references[name]
+            _say(quiet, f"  reference: {r['name']} ({r['seconds'] * 1e3:.1f} ms)")
 
     ok = verify_ok and all(r.status != "diverged" for r in runs.values())
     total_s = time.perf_counter() - t0
@@ -126,6 +154,7 @@ def run(
         verify_ok=verify_ok if verify else None,
         verify_s=verify_s,
         runs=runs,
+        references=references,
         times=times,
         total_s=total_s,
         env=_environment(),
@@ -138,19 +167,23 @@ def run(
             "total_s": total_s,
             "verify_s": verify_s,
             "runs": {
-                t: {
+                n: {
+                    "task": r.config.task,
                     "status": r.status,
                     "step": r.step,
                     "run_dir": str(Path(r.run_dir).relative_to(path)),
                     "metrics": r.metrics,
-                    "seconds": times[t],
+                    "seconds": times[n],
+                    "reference": references[n],
                 }
-                for t, r in runs.items()
+                for n, r in runs.items()
             },
             "environment": _environment(),
         },
     )
-    return RunReport(path=path, report=report, ok=ok, verification=verification, runs=runs)
+    return RunReport(
+        path=path, report=report, ok=ok, verification=verification, runs=runs, references=references
+    )
 
 
 def _environment() -> dict[str, Any]:

@@ -6,8 +6,10 @@
   with a side-by-side width, sharded across devices).
 """
 
-from ._engine import GroupRunner as GroupRunner
+from ..train._lanes import GroupRunner as GroupRunner
+from ._run import SEED_KEYS as SEED_KEYS
 from ._run import SweepResult as SweepResult
+from ._run import lane_config as lane_config
 from ._run import load_sweep as load_sweep
 from ._run import sweep as sweep
 from ._spec import SweepError as SweepError

@@ -29,9 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..config import ConfigError
+    from ..train._driver import Interrupted
     from ._run import sweep
     from ._spec import SweepError
 
+    if args.resume is not None and args.config is not None and "=" in args.config:
+        args.overrides = [args.config, *args.overrides]
+        args.config = None
     if (args.config is None) == (args.resume is None):
         print("mcalc sweep: give a CONFIG file, or --resume SWEEP_DIR (not both).", file=sys.stderr)
         return 2
@@ -60,23 +64,33 @@ def main(args: argparse.Namespace) -> int:
                 progress=None if not args.no_progress else False,
                 **_raw(overrides),
             )
-    except (ConfigError, SweepError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ConfigError, SweepError, ValueError, TypeError) as e:
+        print(f"mcalc sweep: error: {e}", file=sys.stderr)
         return 2
+    except Interrupted as e:
+        print(
+            f"mcalc sweep: interrupted; the sweep folder {e.folder} keeps its last checkpoints.\n"
+            f"continue with: {e.resume}",
+            file=sys.stderr,
+        )
+        return 130
+    except KeyboardInterrupt:
+        print("mcalc sweep: interrupted before the sweep folder was made.", file=sys.stderr)
+        return 130
     print(result.table())
-    counts = {}
+    counts: dict[str, int] = {}
     for r in result.rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     print()
-    print(
-        f"{len(result.rows)} configurations: "
-        + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    )
-    if result.best is not None:
-        values = ", ".join(f"{k}={result.best[k]}" for k in result.params)
-        print(
-            f"best by {result.metric}: lane {result.best['lane']} ({values}): {result.best[result.metric]:.6g}"
-        )
+    print(f"{len(result.rows)} lanes: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    if result.seeds and len(result.configurations) > 1:
+        print()
+        print(f"configurations ranked by mean {result.metric} over their seeds:")
+        print(result.ranking(top=10))
+        if len(result.configurations) > 10:
+            print(f"... ({len(result.configurations)} configurations in all: summary.json)")
+        print()
+    print(result.describe_best())
     for r in result.rows:
         if r["status"] == "diverged":
             print(f"lane {r['lane']} diverged at step {r['diverged_at']}")

@@ -5,13 +5,21 @@ The sweep folder (never reused; see :func:`mcalc.train`'s run folders)::
     sweeps/<name>-<stamp>/
       sweep.yaml            the resolved base config and the sweep section (what --resume reads)
       configs.json          every configuration: lane index, group, swept values
-      groups/<g>/group.json       the group's static overrides, lanes, side-by-side width, devices
-      groups/<g>/metrics.jsonl    one line per lane per chunk
+      groups/<g>/group.json       the group's static overrides, lanes, how they run and why
+      groups/<g>/metrics.jsonl    one line per live lane per chunk (and the initial point)
       groups/<g>/checkpoints/     the stacked training state (orbax, atomic)
+      groups/<g>/params.npz       every lane's final parameters, stacked
+      groups/<g>/model.json       what prediction on raw features needs (mcalc.load_run)
       groups/<g>/result.json      the group's final results (written once, atomically)
-      results.csv, results.json   one row per configuration: values, status, final metrics, ‖w‖
-      summary.json                counts, the best configuration, timings
+      results.csv, results.json   one row per lane: values, status, final metrics
+      summary.json                counts, configurations ranked by the mean over seeds, timings
       plots/                      final metrics against each swept value; loss curves
+
+Each lane trains with the same driver and the same stopping rule as ``mcalc train``
+(:mod:`mcalc.train._driver`), so a lane stops at the step a run of its config would.
+With seeds among the swept keys (``seed``, ``data.seed``), lanes that differ only in
+their seeds are one *configuration*: configurations are ranked by the mean of the
+metric over their seeds, with its standard deviation.
 """
 
 from __future__ import annotations
@@ -31,11 +39,16 @@ import numpy as np
 from ..config._load import ConfigError, _source_layers, parse_overrides, resolve_layers
 from ..config._yaml import safe_load, to_yaml
 from ..train import _files
+from ..train._driver import Interrupted
 from ._spec import SweepError, SweepSpec, expand, parse_sweep
 
-__all__ = ["sweep", "SweepResult", "load_sweep"]
+__all__ = ["sweep", "SweepResult", "load_sweep", "lane_config", "SEED_KEYS"]
+
+#: Swept keys that draw a different random sample of the same configuration.
+SEED_KEYS = ("seed", "data.seed")
 
 _FINAL_KEYS = (
+    "step",
     "loss",
     "grad_norm",
     "param_norm",
@@ -53,34 +66,77 @@ class SweepResult:
 
     Attributes:
       sweep_dir: the sweep folder.
-      rows: one dict per configuration: ``lane``, ``group``, the swept values,
-        ``status`` (``completed``/``converged``/``diverged``), ``diverged_at``,
-        ``steps`` and the final metrics.
-      best: the best non-diverged row by ``metric``, or ``None``.
-      metric: the metric that chose it (maximised for accuracy, else minimised).
-      params: the swept keys, in order.
+      rows: one dict per lane: ``lane``, ``group``, the swept values, ``status``
+        (``completed``/``converged``/``diverged``), ``stop_reason``, ``diverged_at``,
+        ``step`` and the final metrics (``None`` where not finite).
+      configurations: the lanes grouped over their seeds, ranked best first: each has the
+        non-seed swept values, ``lanes``, ``n`` (lanes that did not diverge),
+        ``mean`` and ``std`` of ``metric`` over them, ``diverged``.
+      best: the first of ``configurations`` (``None`` when every lane diverged).
+      metric: the metric that ranks them (maximised for accuracy, else minimised).
+      params: the swept keys, in order; seeds: those of them that are seeds.
       seconds: wall time of this invocation.
     """
 
     sweep_dir: Path
     rows: list[dict[str, Any]]
+    configurations: list[dict[str, Any]]
     best: dict[str, Any] | None
     metric: str
     params: list[str]
+    seeds: list[str]
     seconds: float
 
     def table(self, rows: Sequence[dict[str, Any]] | None = None) -> str:
-        """A plain-text table of ``rows`` (default: all)."""
+        """A plain-text table of ``rows`` (default: all lanes)."""
         rows = self.rows if rows is None else rows
-        cols = ["lane", *self.params, "status", *[k for k in _FINAL_KEYS if rows and k in rows[0]]]
-        cells = [[_fmt(r.get(c)) for c in cols] for r in rows]
-        widths = [
-            max(len(c), *(len(row[i]) for row in cells)) if cells else len(c)
-            for i, c in enumerate(cols)
+        cols = [
+            "lane",
+            *self.params,
+            "status",
+            *[k for k in _FINAL_KEYS if any(k in r for r in rows)],
         ]
-        line = "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
-        body = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
-        return "\n".join([line, "  ".join("-" * w for w in widths), *body])
+        return _text_table(cols, [[_fmt(r.get(c)) for c in cols] for r in rows])
+
+    def ranking(self, top: int | None = None) -> str:
+        """The configurations ranked by the mean of :attr:`metric` over their seeds."""
+        keys = [k for k in self.params if k not in self.seeds]
+        n_seeds = max((len(c["lanes"]) for c in self.configurations), default=1)
+        spread = f"std over {n_seeds} seeds" if self.seeds else "std"
+        cols = ["rank", *keys, f"mean {self.metric}", spread, "lanes", "diverged"]
+        body = [
+            [
+                str(i + 1),
+                *[_fmt(c[k]) for k in keys],
+                _fmt(c["mean"]),
+                _fmt(c["std"]),
+                ",".join(str(x) for x in c["lanes"]),
+                str(c["diverged"]),
+            ]
+            for i, c in enumerate(self.configurations[:top])
+        ]
+        return _text_table(cols, body)
+
+    def describe_best(self) -> str:
+        """One line: the best configuration, its mean metric and spread."""
+        b = self.best
+        if b is None:
+            return f"no configuration has a finite {self.metric} (every lane diverged)."
+        keys = [k for k in self.params if k not in self.seeds]
+        values = ", ".join(f"{k}={_fmt(b[k])}" for k in keys) or "the base config"
+        if self.seeds and b["n"] > 1:
+            return (
+                f"best by mean {self.metric} over {b['n']} seeds ({', '.join(self.seeds)}): "
+                f"{values}: {b['mean']:.6g} ± {b['std']:.2g} (lanes {', '.join(map(str, b['lanes']))})"
+            )
+        return f"best by {self.metric}: {values}: {b['mean']:.6g} (lane {b['lanes'][0]})"
+
+
+def _text_table(cols: list[str], cells: list[list[str]]) -> str:
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(cols)]
+    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
+    body = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join([line, "  ".join("-" * w for w in widths), *body])
 
 
 def _fmt(v: Any) -> str:
@@ -188,12 +244,27 @@ def _hyper_keys(config: Any) -> set[str]:
     return {k for k, _ in build_program(config, _dataset(config)).defaults}
 
 
+def _check_values(base: Any, spec: SweepSpec) -> None:
+    """Every value of the grid obeys the rules of the config key it sets (the same check as
+    a config file or an override), before anything runs."""
+    base_dict = _config_dict(base)
+    for key, values in spec.params:
+        for value in dict.fromkeys(values):
+            try:
+                resolve_layers(
+                    [("the sweep's base config", base_dict), *parse_overrides({key: value})]
+                )
+            except ConfigError as e:
+                raise SweepError(f"mcalc.sweep: sweep.params.{key} value {value!r}: {e}") from None
+
+
 def _plan(base: Any, spec: SweepSpec, configs: list[dict[str, Any]]) -> list[_Group]:
     if base.solver != "optax":
         raise SweepError(
             f"mcalc.sweep: sweeps train step by step (solver: optax); this config has solver "
             f"{base.solver!r}. For a λ path of exact solutions use mcalc.solvers.logistic_path."
         )
+    _check_values(base, spec)
     traced = _hyper_keys(base) | {"seed"}
     groups: dict[tuple, _Group] = {}
     for lane, values in enumerate(configs):
@@ -221,6 +292,18 @@ def _plan(base: Any, spec: SweepSpec, configs: list[dict[str, Any]]) -> list[_Gr
     return out
 
 
+def lane_config(sweep_dir: str | Path, row: dict[str, Any], *, task: Any = None) -> Any:
+    """The resolved config of one lane of a sweep folder: its base config with the lane's
+    swept values (``row``: an entry of ``configs.json``)."""
+    base, spec = load_sweep(
+        Path(sweep_dir) / "sweep.yaml", {"task": task} if task is not None else None
+    )
+    values = {k: row[k] for k, _ in spec.params if k in row}
+    return resolve_layers(
+        [("the sweep's base config", _config_dict(base)), *parse_overrides(values)]
+    )
+
+
 def _config_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
@@ -229,11 +312,14 @@ def _config_dict(cfg: Any) -> dict[str, Any]:
 # the sweep
 
 
-def _best_metric(spec: SweepSpec, rows: list[dict[str, Any]]) -> str:
+def _best_metric(spec: SweepSpec, base: Any, rows: list[dict[str, Any]]) -> str:
     if spec.metric:
         return spec.metric
-    keys = rows[0].keys() if rows else ()
-    for k in ("test_accuracy", "test_mse", "accuracy", "mse", "loss"):
+    from ..task import resolve_task
+
+    task = resolve_task(base.task)
+    keys = {k for r in rows for k in r}
+    for k in (f"test_{task.metric}", task.metric, "loss"):
         if k in keys:
             return k
     return "loss"
@@ -253,26 +339,29 @@ def sweep(
       config: a sweep YAML file (a config with a ``sweep:`` section), a mapping, or
         ``None`` with ``resume``.
       sweeps_dir: parent folder of the new sweep folder.
-      resume: a sweep folder to continue from its last finished chunk.
+      resume: a sweep folder to continue from its last checkpoint.
       progress: show a progress bar (default: when stderr is a terminal).
       **overrides: dotted keys (``__`` for the dots) -> values, as ``key=value`` on
-        the command line; ``sweep__params__model.lam=[...]`` style keys set the sweep.
+        the command line; ``sweep__params__model.lam=[...]`` style keys set the sweep;
+        ``task=<mcalc.Task>`` gives the task as an object.
 
     Returns:
       A :class:`SweepResult`.
 
     Raises:
-      SweepError, ConfigError: (``ValueError``) on a malformed sweep or config, naming the key.
+      SweepError, ConfigError: (``ValueError``) on a malformed sweep or config, or a grid
+        value outside its key's range, naming the key.
+      Interrupted: (a ``KeyboardInterrupt``) on Ctrl-C, naming the folder to resume.
     """
     from ..train._cache import setup_compilation_cache
 
     t0 = time.perf_counter()
-    setup_compilation_cache()
     if resume is not None:
-        sweep_dir = Path(resume)
+        sweep_dir = Path(resume).absolute()
         if not (sweep_dir / "sweep.yaml").is_file():
+            what = "does not exist" if not sweep_dir.exists() else "has no sweep.yaml"
             raise SweepError(
-                f"mcalc.sweep: resume={str(sweep_dir)!r} is not a sweep folder (no sweep.yaml in it)."
+                f"mcalc.sweep: resume={str(resume)!r} is not a sweep folder (it {what})."
             )
         if config is not None or overrides:
             raise SweepError(
@@ -281,13 +370,16 @@ def sweep(
         base, spec = load_sweep(sweep_dir / "sweep.yaml")
     else:
         base, spec = load_sweep(config, {k.replace("__", "."): v for k, v in overrides.items()})
+        _files.check_parent(sweeps_dir, "sweeps_dir", "mcalc.sweep")
+    setup_compilation_cache()
     configs = expand(spec)
-    # The datasets cached for planning and training are released however this ends.
     bar = None
+    sweep_dir_made = resume is not None
     try:
         groups = _plan(base, spec, configs)
         if resume is None:
             sweep_dir = _files.create_run_dir(sweeps_dir, base.name)
+            sweep_dir_made = True
             text = to_yaml(
                 base,
                 header="mcalc sweep: the resolved base config; resume with: mcalc sweep --resume <this folder>",
@@ -300,7 +392,8 @@ def sweep(
                 sweep_dir / "configs.json",
                 [{"lane": i, "group": _group_of(groups, i), **c} for i, c in enumerate(configs)],
             )
-
+        else:
+            _files.remove_temporary(sweep_dir)
         bar = _progress(groups, progress)
         rows: list[dict[str, Any]] = [dict() for _ in configs]
         for g in groups:
@@ -308,13 +401,19 @@ def sweep(
                 g.lanes, _run_group(sweep_dir, g, configs, spec, bar), strict=True
             ):
                 rows[lane] = row
+    except KeyboardInterrupt:
+        if not sweep_dir_made:
+            raise
+        raise Interrupted(sweep_dir, f"mcalc sweep --resume {sweep_dir}") from None
     finally:
         _DATASETS.clear()
         if bar is not None:
             bar.close()
-    metric = _best_metric(spec, rows)
-    best = _pick_best(rows, metric)
+    metric = _best_metric(spec, base, rows)
     params = [k for k, _ in spec.params]
+    seeds = [k for k in params if k in SEED_KEYS]
+    ranked = _rank(rows, params, seeds, metric)
+    best = ranked[0] if ranked and ranked[0]["n"] else None
     _write_results(sweep_dir, rows, params)
     seconds = time.perf_counter() - t0
     summary = {
@@ -325,16 +424,60 @@ def sweep(
             s: sum(r["status"] == s for r in rows) for s in sorted({r["status"] for r in rows})
         },
         "metric": metric,
+        "seeds": seeds,
         "best": best,
+        "ranking": ranked,
         "seconds": seconds,
     }
     _files.write_json(sweep_dir / "summary.json", summary)
     from ._plots import plot_sweep
 
-    plot_sweep(sweep_dir, rows, params, metric)
+    plot_sweep(sweep_dir, rows, params, metric, seeds)
     return SweepResult(
-        sweep_dir=sweep_dir, rows=rows, best=best, metric=metric, params=params, seconds=seconds
+        sweep_dir=sweep_dir,
+        rows=rows,
+        configurations=ranked,
+        best=best,
+        metric=metric,
+        params=params,
+        seeds=seeds,
+        seconds=seconds,
     )
+
+
+def _rank(
+    rows: list[dict[str, Any]], params: list[str], seeds: list[str], metric: str
+) -> list[dict[str, Any]]:
+    """Lanes grouped over their seeds into configurations, ranked by the mean of ``metric``
+    (non-diverged lanes with a finite value), best first; configurations with no such lane
+    come last."""
+    from ..task import Task
+
+    keys = [k for k in params if k not in seeds]
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(tuple(repr(r[k]) for k in keys), []).append(r)
+    out = []
+    for members in groups.values():
+        vals = [
+            r[metric]
+            for r in members
+            if r["status"] != "diverged"
+            and isinstance(r.get(metric), float)
+            and math.isfinite(r[metric])
+        ]
+        out.append(
+            {
+                **{k: members[0][k] for k in keys},
+                "lanes": [r["lane"] for r in members],
+                "n": len(vals),
+                "mean": float(np.mean(vals)) if vals else None,
+                "std": float(np.std(vals)) if vals else None,
+                "diverged": sum(r["status"] == "diverged" for r in members),
+            }
+        )
+    sign = -1.0 if Task.higher_is_better(metric) else 1.0
+    return sorted(out, key=lambda c: (c["mean"] is None, sign * (c["mean"] or 0.0)))
 
 
 def _group_of(groups: list[_Group], lane: int) -> int:
@@ -352,20 +495,6 @@ def _progress(groups: list[_Group], progress: bool | None):
 
     total = sum(math.ceil(g.config.train.steps / g.config.train.log_every) for g in groups)
     return tqdm(total=total, desc="sweep", unit="chunk")
-
-
-def _pick_best(rows: list[dict[str, Any]], metric: str) -> dict[str, Any] | None:
-    ok = [
-        r
-        for r in rows
-        if r["status"] != "diverged"
-        and isinstance(r.get(metric), float)
-        and math.isfinite(r[metric])
-    ]
-    if not ok:
-        return None
-    maximise = "accuracy" in metric
-    return (max if maximise else min)(ok, key=lambda r: r[metric])
 
 
 def _run_group(
@@ -391,12 +520,18 @@ def _run_group(
 def _train_group(
     gdir: Path, g: _Group, configs: list[dict[str, Any]], spec: SweepSpec, bar
 ) -> list[dict[str, Any]]:
+    """Train one group's lanes through the run driver; write its parameters, model file and
+    result; return one row per lane."""
+    import json
+
     import jax
     import jax.numpy as jnp
 
     from ..train import build_program, make_data
     from ..train._checkpoint import Checkpoints
-    from ._engine import GroupRunner
+    from ..train._driver import GroupRun, deferred_interrupt, drive, lane_status
+    from ..train._lanes import GroupRunner
+    from ..train._model import model_info, save_params
 
     cfg = g.config
     dataset = _dataset(cfg)
@@ -405,8 +540,6 @@ def _train_group(
     meta = gdir / "group.json"
     lanes = spec.lanes
     if meta.is_file():
-        import json
-
         # A resumed group runs the program it started with: same side-by-side width (0: loop).
         lanes = int(json.loads(meta.read_text(encoding="utf-8"))["side_by_side"]) or "loop"
     runner = GroupRunner(
@@ -418,14 +551,9 @@ def _train_group(
         k: jnp.asarray([v.get(k, float(d)) for v in lane_values], program.dtype)
         for k, d in defaults.items()
     }
+    hypers = _with_optima(program, data, hypers, len(g.lanes))
     keys = jnp.stack([jax.random.PRNGKey(int(v.get("seed", cfg.seed))) for v in lane_values])
-    n_chunks = math.ceil(cfg.train.steps / cfg.train.log_every)
-    every = (
-        max(1, cfg.train.checkpoint_every // cfg.train.log_every)
-        if cfg.train.checkpoint_every
-        else n_chunks
-    )
-
+    t = cfg.train
     gdir.mkdir(parents=True, exist_ok=True)
     if not meta.is_file():
         _files.write_json(
@@ -435,82 +563,78 @@ def _train_group(
                 "lanes": g.lanes,
                 "side_by_side": runner.batch,
                 "devices": runner.n_devices,
+                "mode": runner.mode,
+                "why": runner.reason,
             },
         )
-    ckpt = Checkpoints(gdir / "checkpoints", keep=cfg.train.keep_checkpoints)
-    metrics_path = gdir / "metrics.jsonl"
-    hypers_dev = runner.lanes_in(hypers)
+
+    def tick(chunks: int, records: list[dict[str, Any]]) -> None:
+        if bar is not None:
+            bar.update(chunks - bar.n if not records else 1)
+            bar.set_postfix(group=g.index)
+
+    ckpt = Checkpoints(gdir / "checkpoints", keep=t.keep_checkpoints)
     try:
-        last = ckpt.latest_step()
-        if last is None:
-            states = runner.init(keys, hypers)
-            first = 0
-            _files.rewrite_jsonl(metrics_path, [])
-        else:
-            states = runner.restore(ckpt.restore(last, runner.abstract_lanes()))
-            first = last + 1
-            kept = [r for r in _files.read_jsonl(metrics_path) if r.get("chunk", -1) <= last]
-            _files.rewrite_jsonl(metrics_path, kept)
-            if bar is not None:
-                bar.update(first)
-        final: dict[str, np.ndarray] = {}
-
-        def on_chunk(c: int, states: Any, metrics: dict[str, np.ndarray]) -> None:
-            for j, lane in enumerate(g.lanes):
-                _files.append_jsonl(
-                    metrics_path,
-                    {"chunk": c, "lane": lane, **{k: v[j] for k, v in metrics.items()}},
-                )
-            if (c + 1) % every == 0 or c == n_chunks - 1:
-                ckpt.save(c, runner.stacked(states))
-            final.clear()
-            final.update(metrics)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(group=g.index)
-
-        from ._engine import run_chunks
-
-        states = run_chunks(runner, states, hypers_dev, first, n_chunks, on_chunk)
-        params = runner.lanes_out(runner.stacked(states).params)
-        _files.atomic_write(
-            gdir / "params.npz",
-            lambda fh: np.savez(fh, **{k: v for k, v in params.items()}),
-            binary=True,
+        out = drive(
+            GroupRun(
+                folder=gdir,
+                program=program,
+                runner=runner,
+                keys=keys,
+                hypers=hypers,
+                lanes=list(g.lanes),
+                checkpoints=ckpt,
+                every=max(1, t.checkpoint_every // t.log_every) if t.checkpoint_every else 10**9,
+                tick=tick if bar is not None else None,
+            )
         )
     finally:
         ckpt.close()
-    if not final:  # every chunk was done before the interruption: take the last records
-        recs = [r for r in _files.read_jsonl(metrics_path) if r.get("chunk") == n_chunks - 1]
-        by_lane = {r["lane"]: r for r in recs}
-        final = {
-            k: np.asarray([by_lane[i][k] for i in g.lanes])
-            for k in recs[0]
-            if k not in ("chunk", "lane")
-        }
+    with deferred_interrupt():
+        save_params(gdir / "params.npz", out.params)
+        _files.write_json(gdir / "model.json", model_info(cfg, dataset))
     rows = []
     for j, lane in enumerate(g.lanes):
-        m = {k: _scalar(v[j]) for k, v in final.items()}
-        diverged_at = int(m.get("diverged_at", -1))
-        tol = cfg.train.tol
-        status = (
-            "diverged"
-            if diverged_at >= 0
-            else "converged"
-            if tol is not None and m.get("grad_norm", math.inf) <= tol
-            else "completed"
-        )
+        status, reason = lane_status(out.final, j)
         row = {"lane": lane, "group": g.index, **configs[lane], "status": status}
-        row["diverged_at"] = diverged_at if diverged_at >= 0 else None
-        row.update({k: v for k, v in m.items() if k not in ("diverged_at",)})
+        row["stop_reason"] = reason
+        row["diverged_at"] = int(out.final["diverged_at"][j]) if status == "diverged" else None
+        for k, v in out.final.items():
+            if k in ("diverged_at", "stopped"):
+                continue
+            row[k] = _scalar(v[j])
         rows.append(row)
-    _files.write_json(gdir / "result.json", {"rows": rows})
+    with deferred_interrupt():
+        _files.write_json(gdir / "result.json", {"rows": rows})
     return rows
 
 
+def _with_optima(program: Any, data: Any, hypers: dict[str, Any], n: int) -> dict[str, Any]:
+    """Each lane's closed-form optimum (tasks that have one), computed once per distinct set
+    of the task's hyperparameter values, stacked over the lanes."""
+    import jax
+    import jax.numpy as jnp
+
+    if program.task.optimum is None:
+        return hypers
+    keys = [f"model.{n_}" for n_ in program.task.traced_hyper]
+    cache: dict[tuple, Any] = {}
+    optima = []
+    for j in range(n):
+        lane = {k: hypers[k][j] for k in hypers}
+        sig = tuple(float(lane[k]) for k in keys)
+        if sig not in cache:
+            cache[sig] = program.with_optimum(lane, data)["optimum"]
+        optima.append(cache[sig])
+    return {**hypers, "optimum": jax.tree.map(lambda *xs: jnp.stack(xs), *optima)}
+
+
 def _scalar(v: Any) -> Any:
+    """A JSON-ready number: ints stay ints, non-finite floats (a diverged lane's) are ``None``."""
     v = np.asarray(v).item()
-    return float(v) if isinstance(v, float) else v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    return v
 
 
 def _write_results(sweep_dir: Path, rows: list[dict[str, Any]], params: list[str]) -> None:

@@ -12,9 +12,13 @@ examples:
   mcalc train p4 optimizer.learning_rate=0.05       a task's embedded default, overridden
   mcalc train configs/p7.yaml train.batch_size=32 optimizer.schedule.args.init_value=0.02
   mcalc train --resume runs/p7-20260101-120000      continue a killed run from its last checkpoint
+  mcalc train --resume runs/p7-... train.steps=4000 continue it further than it was going
+  mcalc train examples/poisson.yaml                 a task of your own (task: poisson.py:poisson)
   mcalc train p2 --print-config > my.yaml           start a config of your own
 
-exit status: 0 trained (or converged), 1 the loss diverged, 2 a bad config or bad data.
+key=value overrides may come before or after the flags.
+exit status: 0 trained (or converged), 1 the loss diverged, 2 a bad config or bad data,
+130 interrupted (Ctrl-C; the run resumes with --resume).
 """
 
 
@@ -24,8 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "config",
         nargs="?",
-        help="a YAML config file, or a task (p2, p3, p4, p7) for its embedded default; "
-        "optional with --resume",
+        help="a YAML config file, or a task (p2, p3, p4, p7, or MODULE:NAME) for its embedded "
+        "default; optional with --resume (the run's own config is used)",
     )
     parser.add_argument(
         "overrides",
@@ -49,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..config import ConfigError, load_config, to_yaml
+    from ._driver import Interrupted
     from ._run import train
 
     config, overrides = args.config, list(args.overrides)
@@ -68,15 +73,18 @@ def main(args: argparse.Namespace) -> int:
             progress=False if args.no_progress else None,
             overrides=overrides,
         )
-    except (ConfigError, ValueError) as e:
+    except (ConfigError, ValueError, TypeError) as e:
         print(f"mcalc train: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except Interrupted as e:
         print(
-            f"mcalc train: interrupted; continue with: mcalc train --resume {args.runs_dir}/<run> "
-            "(the folder named on the progress bar)",
+            f"mcalc train: interrupted; the run folder {e.folder} keeps its last checkpoint.\n"
+            f"continue with: {e.resume}",
             file=sys.stderr,
         )
+        return 130
+    except KeyboardInterrupt:
+        print("mcalc train: interrupted before the run folder was made.", file=sys.stderr)
         return 130
     print(result.summary["message"])
     print(f"run folder: {result.run_dir}")

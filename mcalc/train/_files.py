@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "check_parent",
     "create_run_dir",
+    "remove_temporary",
     "atomic_write",
     "write_text",
     "write_json",
@@ -31,14 +33,42 @@ __all__ = [
 ]
 
 
+def check_parent(parent: str | os.PathLike, what: str, fn: str = "mcalc") -> Path:
+    """``parent`` as an absolute path, checked to be a folder or creatable as one.
+
+    Raises:
+      ValueError: naming ``what`` (``"runs_dir"``, ``--out``) when ``parent`` or one of its
+        ancestors is a file, or cannot be created.
+    """
+    path = Path(parent).absolute()
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                which = "is a file" if p == path else f"is inside {str(p)!r}, which is a file"
+                raise ValueError(
+                    f"{fn}: {what} {str(parent)!r} {which}, not a folder; give a folder for the "
+                    "results (it is created if missing)."
+                )
+            break
+    return path
+
+
 def create_run_dir(parent: str | os.PathLike, name: str, *, stamp: str | None = None) -> Path:
     """Create a new folder ``parent/<name>-<YYYYmmdd-HHMMSS>[-k]``; return its absolute path.
 
     ``os.mkdir`` fails when the folder exists, so a folder is never reused: on a
     collision the next suffix ``-2``, ``-3``, ... is tried.
+
+    Raises:
+      ValueError: when ``parent`` is a file (or inside one), or cannot be created.
     """
-    parent = Path(parent).absolute()
-    parent.mkdir(parents=True, exist_ok=True)
+    parent = check_parent(parent, "the parent folder")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(
+            f"mcalc: cannot create the folder {str(parent)!r}: {e.strerror}."
+        ) from None
     stamp = stamp or time.strftime("%Y%m%d-%H%M%S")
     base = f"{name}-{stamp}"
     for k in range(1, 10_000):
@@ -51,6 +81,20 @@ def create_run_dir(parent: str | os.PathLike, name: str, *, stamp: str | None = 
     raise FileExistsError(
         f"mcalc: could not create a new folder {base}-k in {parent}."
     )  # pragma: no cover
+
+
+def remove_temporary(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files :func:`atomic_write` leaves when killed mid-write
+    (``.<name>.<random>.tmp``) anywhere under ``folder``; return what was removed."""
+    removed = []
+    for p in Path(folder).rglob(".*.tmp"):
+        if p.is_file():
+            try:
+                p.unlink()
+                removed.append(p)
+            except FileNotFoundError:
+                pass
+    return removed
 
 
 def atomic_write(

@@ -49,13 +49,16 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def plot_history(
-    history: list[dict[str, Any]], out_dir: str | os.PathLike, *, title: str
+    history: list[dict[str, Any]], out_dir: str | os.PathLike, *, title: str, metric: str
 ) -> list[Path]:
     """Write ``loss.png`` and ``metrics.png`` for a run's logged history.
 
-    ``loss.png``: the training loss (log scale when positive) and, beside it, the
-    gradient norm. ``metrics.png``: the task metric on train and test (accuracy or
-    MSE), and the parameter norm; for P4 also the relative distance to the closed form.
+    ``loss.png``: the training loss (log scale when it spans decades; else zoomed on the
+    run after its first tenth, where a linear axis would be flat) and, beside it, what
+    shows convergence on a log scale: the gradient norm, and the gap to the task's
+    closed-form optimum when it has one, else to the best loss seen.
+    ``metrics.png``: the task's first metric on train and test (accuracy or MSE), and
+    the parameter norm; with a closed-form optimum also the relative distance to it.
 
     Returns:
       The paths written.
@@ -66,42 +69,55 @@ def plot_history(
     out.mkdir(parents=True, exist_ok=True)
     paths = []
 
-    fig = Figure(figsize=(10, 3.8), layout=None)
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
     x, y = _series(history, "loss")
     ax1.plot(x, y, marker="." if len(x) < 30 else None, label="train loss L (sum)")
+    ax_title = "training loss"
     if y and min(y) > 0 and max(y) > 30 * min(y):
         _log_y(ax1)
+    elif len(y) >= 10:
+        tail = y[len(y) // 10 :]
+        lo, hi = min(tail), max(tail)
+        if max(y) - lo > 5 * (hi - lo) > 0:  # the first steps would flatten the rest
+            pad = 0.08 * (hi - lo)
+            ax1.set_ylim(lo - pad, hi + pad)
+            ax_title += " (zoomed: the first steps lie above)"
     ax1.set_xlabel("step")
     ax1.set_ylabel("loss")
-    ax1.set_title("training loss")
+    ax1.set_title(ax_title)
     ax1.grid(alpha=0.3)
-    for key, label in (("grad_norm", "‖∇L‖₂"), ("objective_gap", "L(w) − L(w*)")):
-        x, y = _series(history, key)
-        if y and min(y) > 0:
-            ax2.plot(x, y, marker="." if len(x) < 30 else None, label=label)
+    x, y = _series(history, "grad_norm")
+    if y and min(y) > 0:
+        ax2.plot(x, y, marker="." if len(x) < 30 else None, label="‖∇L‖₂")
+    x, y = _series(history, "objective_gap")
+    gap = "closed form"
+    if not y:  # no known optimum: the gap to the best loss seen (zero there, left out)
+        x, y = _series(history, "loss")
+        best = min(y) if y else 0.0
+        y = [b - best for b in y]
+        gap = "best loss seen"
+    x, y = [a for a, b in zip(x, y, strict=True) if b > 0], [b for b in y if b > 0]
+    if y:
+        label = "L(θ) − L(θ*)" if gap == "closed form" else "L(θ) − min L"
+        ax2.plot(x, y, marker="." if len(x) < 30 else None, label=label)
     _log_y(ax2)
     ax2.set_xlabel("step")
-    ax2.set_title(
-        "gradient norm"
-        + (" and gap to the closed form" if _series(history, "objective_gap")[1] else "")
-    )
+    ax2.set_title(f"convergence: gradient norm, gap to the {gap}")
     ax2.grid(alpha=0.3)
     if ax2.lines:
         ax2.legend()
     fig.suptitle(title)
-    fig.subplots_adjust(left=0.07, right=0.93, bottom=0.13, top=0.84, wspace=0.28)
     paths.append(_save(fig, out / "loss.png"))
 
-    fig = Figure(figsize=(10, 3.8), layout=None)
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
-    metric = "accuracy" if any("accuracy" in r for r in history) else "mse"
     for key, label in ((metric, "train"), (f"test_{metric}", "test")):
         x, y = _series(history, key)
         if y:
             ax1.plot(x, y, marker="." if len(x) < 30 else None, label=label)
-    if metric == "mse":
-        ys = _series(history, "mse")[1] + _series(history, "test_mse")[1]
+    if "accuracy" not in metric:
+        ys = _series(history, metric)[1] + _series(history, f"test_{metric}")[1]
         if ys and min(ys) > 0 and max(ys) > 30 * min(ys):
             _log_y(ax1)
     ax1.set_xlabel("step")
@@ -112,16 +128,15 @@ def plot_history(
         ax1.legend()
     x, y = _series(history, "param_norm")
     ax2.plot(x, y, marker="." if len(x) < 30 else None, label="‖θ‖₂")
-    x, y = _series(history, "w_gap")
+    x, y = _series(history, "param_gap")
     if y and min(y) > 0:
         ax2b = ax2.twinx()
-        ax2b.plot(x, y, color="C3", label="‖w − w*‖/‖w*‖")
+        ax2b.plot(x, y, color="C3", label="‖θ − θ*‖/‖θ*‖")
         _log_y(ax2b)
         ax2b.set_ylabel("distance to the closed form", color="C3")
     ax2.set_xlabel("step")
-    ax2.set_title("parameter norm" + (" (blue), distance to w* (red)" if y else ""))
+    ax2.set_title("parameter norm" + (" (blue), distance to θ* (red)" if y else ""))
     ax2.grid(alpha=0.3)
     fig.suptitle(title)
-    fig.subplots_adjust(left=0.07, right=0.93, bottom=0.13, top=0.84, wspace=0.28)
     paths.append(_save(fig, out / "metrics.png"))
     return paths

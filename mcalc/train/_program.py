@@ -9,18 +9,23 @@ form or autodiff -- and exposes pure functions of arrays:
 
 ``hyper = program.hyper()``
     A dict of scalar arrays (the data's dtype) holding every numeric
-    hyperparameter a sweep may vary, keyed by its dotted config path:
-    ``model.lam`` (P2), ``model.sigma2`` (P4), ``model.init_scale``,
+    hyperparameter a sweep may vary, keyed by its dotted config path: the task's
+    traced hyperparameters ``model.<name>`` (``model.lam`` for P2, ``model.sigma2``
+    for P4), ``model.init_scale``,
     ``optimizer.learning_rate`` (or the schedule's numeric arguments
     ``optimizer.schedule.args.<name>``), and every numeric argument of the
     optimizer ``optimizer.args.<name>``, those left at optax's defaults included.
     The optimizer is built with ``optax.inject_hyperparams``, so its arguments live
     in the optimizer state; ``chunk`` writes ``hyper``'s values into that state at
-    every step, so ``hyper`` is the one source of truth.
+    every step, so ``hyper`` is the one source of truth. For a task with a
+    closed-form optimum, :meth:`Program.with_optimum` adds its parameters under
+    ``"optimum"`` (computed on the host for the lane's hyperparameters); the
+    metrics then include the gaps to it.
 
 ``state = program.init(key, hyper)``
     A :class:`TrainState` pytree: ``params``, ``opt_state``, ``step`` (updates
-    applied), ``diverged_at`` (-1, or the step whose loss was not finite), the
+    applied), ``diverged_at`` (-1, or the step whose loss was not finite),
+    ``stopped`` (0, or the code of the stopping rule that ended it), the
     minibatch ``key`` and the current epoch's permutation ``perm``. ``key`` is a
     ``jax.random`` key (raw ``uint32[2]`` or typed); it seeds the initial
     parameters and the minibatch order.
@@ -33,7 +38,9 @@ form or autodiff -- and exposes pure functions of arrays:
     freezes there (the last finite parameters kept, ``diverged_at`` recording the
     step), so one diverging lane of a batched sweep does not disturb the others.
     Steps past ``steps`` are no-ops, so every chunk has the same shape and the
-    program compiles once.
+    program compiles once. At the end of a chunk the stopping rule
+    (:func:`stop_rule`, the same for a run and for every lane of a sweep) is
+    applied to the metrics; a lane it stops is frozen like a diverged one.
 
 All three work unchanged under ``jax.vmap`` / ``jax.lax.map`` over a leading lane
 axis of ``key`` and ``hyper`` (and ``state``). A sweep varies ``hyper`` and the seed
@@ -46,9 +53,10 @@ and step ``t`` takes its slice ``t % (N // B)`` (the last ``N % B`` samples of a
 epoch are skipped). A run resumed from a checkpoint therefore continues exactly
 as if it had never stopped.
 
-The optimizer sees the *mean* loss ``(1/B) [Σ_batch ℓ_i + (B/N) λ‖w‖²]`` -- an
-unbiased estimate of ``L/N`` -- so learning rates do not scale with ``N``; the
-metrics report the spec's sum loss ``L`` on the full training set.
+The optimizer sees the *mean* loss ``(1/B) [Σ_batch ℓ_i + (B/N) R(θ)]`` -- an
+unbiased estimate of ``L/N`` when the task declares its penalty ``R``
+(:attr:`mcalc.Task.penalty`) -- so learning rates do not scale with ``N``; the
+metrics report the task's sum loss ``L`` on the full training set.
 """
 
 from __future__ import annotations
@@ -64,9 +72,53 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import _tasks
+from ..task import Task
 
-__all__ = ["Program", "TrainState", "Data", "build_program", "make_data", "compiled"]
+__all__ = [
+    "Program",
+    "TrainState",
+    "Data",
+    "build_program",
+    "make_data",
+    "compiled",
+    "stop_rule",
+    "STOP_REASONS",
+]
+
+#: The codes :func:`stop_rule` returns (and ``TrainState.stopped`` holds), by name.
+STOP_REASONS = {0: None, 1: "tol", 2: "gap_tol"}
+
+
+def stop_rule(metrics: Any, train: Any) -> Any:
+    """The stopping rule of every run and sweep lane, applied at each logging point.
+
+    ``1`` (``"tol"``) once ``‖∇L‖∞/N ≤ train.tol`` -- the largest entry of the mean
+    loss's gradient (``metrics["grad_max"]``, scikit-learn's ``tol``); else ``2``
+    (``"gap_tol"``) once ``L(θ) − L(θ*) ≤ train.gap_tol`` for a task with a
+    closed-form optimum; else ``0`` (go on). A pure function of the metrics and the
+    tolerances: it runs inside the compiled chunk (every lane of a sweep stops at
+    the step a single run would) and on the host alike (NumPy scalars or arrays).
+
+    Args:
+      metrics: a mapping with ``grad_max`` (and ``objective_gap`` when there is an optimum).
+      train: anything with ``tol`` and ``gap_tol`` (a ``TrainConfig``, a :class:`Program`).
+
+    Returns:
+      An int32 code (array-like, the shape of the metrics).
+
+    Example:
+      >>> import types
+      >>> from mcalc.train import stop_rule
+      >>> cfg = types.SimpleNamespace(tol=1e-6, gap_tol=None)
+      >>> int(stop_rule({"grad_max": 5e-7}, cfg)), int(stop_rule({"grad_max": 2e-6}, cfg))
+      (1, 0)
+    """
+    code = jnp.zeros(jnp.shape(metrics["grad_max"]), jnp.int32)
+    if train.gap_tol is not None and "objective_gap" in metrics:
+        code = jnp.where(metrics["objective_gap"] <= train.gap_tol, 2, code)
+    if train.tol is not None:
+        code = jnp.where(metrics["grad_max"] <= train.tol, 1, code)
+    return code
 
 
 class TrainState(NamedTuple):
@@ -79,6 +131,8 @@ class TrainState(NamedTuple):
       step: int32 scalar, updates applied so far.
       diverged_at: int32 scalar, ``-1``, or the step at which the loss (or the
         update) was not finite; the state is frozen from then on.
+      stopped: int32 scalar, ``0``, or the code of the stopping rule (:func:`stop_rule`)
+        met at a logging point; the state is frozen from then on.
       key: ``uint32[2]``, the key of the minibatch order.
       perm: ``int32[N]``, the current epoch's permutation (``[0]`` for full batch).
     """
@@ -87,6 +141,7 @@ class TrainState(NamedTuple):
     opt_state: Any
     step: jax.Array
     diverged_at: jax.Array
+    stopped: jax.Array
     key: jax.Array
     perm: jax.Array
 
@@ -97,15 +152,12 @@ class Data(NamedTuple):
     Attributes:
       X, y: ``[N, D']``, ``[N]`` the training split.
       X_test, y_test: ``[N_test, D']``, ``[N_test]`` (``N_test`` may be 0).
-      w_star: P4 only: ``[D']`` the closed-form least-squares weights of the
-        training split (the reference GD is measured against); else ``None``.
     """
 
     X: jax.Array
     y: jax.Array
     X_test: jax.Array
     y_test: jax.Array
-    w_star: jax.Array | None = None
 
 
 def _tree_all_finite(tree: Any) -> jax.Array:
@@ -194,17 +246,19 @@ class Program:
     ``chunk`` and ``evaluate`` are pure functions of arrays (``self`` is static).
     """
 
-    task: str
+    task: Task
     n_train: int
     n_test: int
     dim: int
-    hidden: int
     dtype: str
     batch_size: int | None
     steps: int
     log_every: int
     grad: str
     intercept: bool
+    static_hyper: tuple[tuple[str, int], ...]
+    tol: float | None
+    gap_tol: float | None
     opt_name: str
     opt_numeric: tuple[str, ...]
     opt_static: tuple[tuple[str, Any], ...]
@@ -218,10 +272,6 @@ class Program:
     # ------------------------------------------------------------------ pieces
 
     @property
-    def _task(self) -> _tasks.Task:
-        return _tasks.get_task(self.task)
-
-    @property
     def full_batch(self) -> bool:
         return self.batch_size is None or self.batch_size >= self.n_train
 
@@ -230,10 +280,22 @@ class Program:
         return 1 if self.full_batch else self.n_train // self.batch_size
 
     @property
-    def _pen_mask(self) -> jax.Array | None:
-        if not (self.intercept and self.task == "p2"):
-            return None
-        return jnp.ones(self.dim, self.dtype).at[-1].set(0)
+    def batch_rows(self) -> int:
+        """Samples per step."""
+        return self.n_train if self.full_batch else self.batch_size
+
+    @property
+    def _masked(self) -> bool:
+        """Whether the penalty leaves the intercept column's weight out."""
+        t = self.task
+        return self.intercept and t.penalty is not None and t.unpenalized is not None
+
+    def hyper_kwargs(self, hyper: dict[str, Any]) -> dict[str, Any]:
+        """The task's hyperparameters as keyword arguments: traced ones from ``hyper``
+        (``model.<name>``), static ones as Python ints."""
+        kw = {n: hyper[f"model.{n}"] for n in self.task.traced_hyper}
+        kw.update(self.static_hyper)
+        return kw
 
     def _optimizer(self) -> optax.GradientTransformation:
         fn = getattr(optax, self.opt_name)
@@ -257,13 +319,34 @@ class Program:
         numeric = {k: hyper[f"optimizer.schedule.args.{k}"] for k in self.sched_numeric}
         return jnp.asarray(fn(**static, **numeric)(step), self.dtype)
 
-    def _loss(self, params, X, y, hyper, lam_scale):
-        return self._task.loss(params, X, y, hyper, lam_scale, self._pen_mask)
+    def _penalty_terms(self, params, kw, scale):
+        """``-R(θ) + scale · R(mask ⊙ θ)``: the task's penalty taken out of its summed loss and
+        put back scaled to the batch's share ``scale = B/N`` (and without the intercept)."""
+        pen, mask = self.task.penalty, self.task.unpenalized
+        masked = params if not self._masked else jax.tree.map(jnp.multiply, params, mask(params))
+        return -pen(params, **kw) + scale * pen(masked, **kw)
 
-    def _grad(self, params, X, y, hyper, lam_scale):
-        if self.grad == "autodiff":
-            return jax.grad(self._loss)(params, X, y, hyper, lam_scale)
-        return self._task.grad(params, X, y, hyper, lam_scale, self._pen_mask)
+    def _adjusted(self, scale: float) -> bool:
+        return self.task.penalty is not None and (scale != 1.0 or self._masked)
+
+    def _loss(self, params, X, y, hyper, scale):
+        kw = self.hyper_kwargs(hyper)
+        loss = self.task.loss(params, X, y, **kw)
+        if self._adjusted(scale):
+            loss = loss + self._penalty_terms(params, kw, scale)
+        return loss
+
+    def _grad(self, params, X, y, hyper, scale):
+        if self.grad == "autodiff" or self.task.grad is None:
+            return jax.grad(self._loss)(params, X, y, hyper, scale)
+        kw = self.hyper_kwargs(hyper)
+        g = self.task.grad(params, X, y, **kw)
+        if self._adjusted(scale):
+            # the penalty's part of the closed form, moved as in _loss (its own jax.grad:
+            # the penalty is a function of the parameters alone)
+            dp = jax.grad(lambda p: self._penalty_terms(p, kw, scale))(params)
+            g = jax.tree.map(jnp.add, g, dp)
+        return g
 
     # ------------------------------------------------------------------ the contract
 
@@ -291,8 +374,10 @@ class Program:
         if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
             key = jax.random.key_data(key)
         k_init, k_batch = jax.random.split(key)
-        params = _tasks.init_params(
-            self.task, k_init, self.dim, self.hidden, hyper["model.init_scale"], self.dtype
+        scale = hyper["model.init_scale"]
+        params = jax.tree.map(
+            lambda a: (scale * jnp.asarray(a, self.dtype)).astype(self.dtype),
+            self.task.init(k_init, self.dim, **self.hyper_kwargs(hyper)),
         )
         opt_state = self._with_hyper(
             self._optimizer().init(params), hyper, jnp.asarray(0, jnp.int32)
@@ -308,6 +393,7 @@ class Program:
             opt_state=opt_state,
             step=jnp.asarray(0, jnp.int32),
             diverged_at=jnp.asarray(-1, jnp.int32),
+            stopped=jnp.asarray(0, jnp.int32),
             key=k_batch,
             perm=perm,
         )
@@ -351,17 +437,17 @@ class Program:
         batched sweep passes one clock shared by its lanes (every live lane is at that
         step; a frozen lane's draw is never applied).
         """
-        active = (state.diverged_at < 0) & (state.step < self.steps)
+        active = (state.diverged_at < 0) & (state.stopped == 0) & (state.step < self.steps)
         Xb, yb, perm = self._batch(state, data, state.step if clock is None else clock)
         b = Xb.shape[0]
-        lam_scale = b / self.n_train
+        scale = b / self.n_train
         params = state.params
 
         def mean_loss(p):
-            return self._loss(p, Xb, yb, hyper, lam_scale) / b
+            return self._loss(p, Xb, yb, hyper, scale) / b
 
         loss = mean_loss(params)
-        g = jax.tree.map(lambda x: x / b, self._grad(params, Xb, yb, hyper, lam_scale))
+        g = jax.tree.map(lambda x: x / b, self._grad(params, Xb, yb, hyper, scale))
         opt_state = self._with_hyper(state.opt_state, hyper, state.step)
         updates, new_opt = self._optimizer().update(
             g, opt_state, params, value=loss, grad=g, value_fn=mean_loss
@@ -374,23 +460,21 @@ class Program:
             opt_state=_tree_where(commit, new_opt, state.opt_state),
             step=state.step + commit.astype(jnp.int32),
             diverged_at=jnp.where(active & ~ok, state.step, state.diverged_at),
+            stopped=state.stopped,
             key=state.key,
             perm=jnp.where(commit, perm, state.perm),
         )
 
-    def evaluate(
-        self, params: Any, hyper: dict[str, jax.Array], data: Data
-    ) -> dict[str, jax.Array]:
+    def evaluate(self, params: Any, hyper: dict[str, Any], data: Data) -> dict[str, jax.Array]:
         """Metrics of ``params`` on the full training and test splits (scalars).
 
-        ``loss``: the spec's sum loss on the training split (what is minimised);
+        ``loss``: the task's sum loss on the training split (what is minimised);
         ``grad_norm``: ``‖∇L‖₂``; ``grad_max``: ``‖∇L‖_∞ / N`` (scikit-learn's and
-        mcalc.solvers' stopping measure); ``param_norm``: ``‖θ‖₂``; ``accuracy`` or
-        ``mse``; ``test_loss`` and ``test_accuracy``/``test_mse`` when there is a test
-        split; P4 also ``w_gap = ‖w - w*‖/‖w*‖`` and ``objective_gap = L(w) - L(w*)``
-        against the closed form.
+        mcalc.solvers' stopping measure); ``param_norm``: ``‖θ‖₂``; each of the task's
+        metrics (``accuracy`` or ``mse`` by default) and ``test_loss``/``test_<metric>``
+        when there is a test split; with an optimum θ* in ``hyper["optimum"]`` also
+        ``param_gap = ‖θ - θ*‖/‖θ*‖`` and ``objective_gap = L(θ) - L(θ*)``.
         """
-        task = self._task
         loss = self._loss(params, data.X, data.y, hyper, 1.0)
         g = self._grad(params, data.X, data.y, hyper, 1.0)
         out = {
@@ -399,19 +483,20 @@ class Program:
             "grad_max": jnp.max(jnp.stack([jnp.max(jnp.abs(x)) for x in jax.tree.leaves(g)]))
             / self.n_train,
             "param_norm": _global_norm(params),
-            task.metric: _tasks.accuracy_or_mse(task, params, data.X, data.y),
         }
+        metrics = self.task.metric_fns()
+        for name, fn in metrics.items():
+            out[name] = jnp.asarray(fn(params, data.X, data.y), self.dtype)
         if self.n_test:
             out["test_loss"] = self._loss(params, data.X_test, data.y_test, hyper, 1.0)
-            out[f"test_{task.metric}"] = _tasks.accuracy_or_mse(
-                task, params, data.X_test, data.y_test
-            )
-        if data.w_star is not None:
-            w, ws = params["w"], data.w_star
-            out["w_gap"] = jnp.linalg.norm(w - ws) / jnp.maximum(
-                jnp.linalg.norm(ws), jnp.finfo(ws.dtype).tiny
-            )
-            out["objective_gap"] = loss - self._loss({"w": ws}, data.X, data.y, hyper, 1.0)
+            for name, fn in metrics.items():
+                out[f"test_{name}"] = jnp.asarray(fn(params, data.X_test, data.y_test), self.dtype)
+        if "optimum" in hyper:
+            opt = hyper["optimum"]
+            diff = jax.tree.map(jnp.subtract, params, opt)
+            tiny = jnp.finfo(jnp.dtype(self.dtype)).tiny
+            out["param_gap"] = _global_norm(diff) / jnp.maximum(_global_norm(opt), tiny)
+            out["objective_gap"] = loss - self._loss(opt, data.X, data.y, hyper, 1.0)
         return out
 
     def chunk(
@@ -433,10 +518,20 @@ class Program:
         steps = jnp.arange(self.log_every, dtype=jnp.int32)
         state, _ = jax.lax.scan(body, state, steps)
         metrics = self.evaluate(state.params, hyper, data)
+        live = (state.stopped == 0) & (state.diverged_at < 0)
+        state = state._replace(stopped=jnp.where(live, stop_rule(metrics, self), state.stopped))
+        return state, self._with_fields(state, hyper, metrics)
+
+    def report(self, state: TrainState, hyper: dict[str, Any], data: Data) -> dict[str, jax.Array]:
+        """The metrics a chunk ends with, for ``state`` as it is (the initial point's record)."""
+        return self._with_fields(state, hyper, self.evaluate(state.params, hyper, data))
+
+    def _with_fields(self, state: TrainState, hyper: dict[str, Any], metrics: dict) -> dict:
         metrics["step"] = state.step
         metrics["diverged_at"] = state.diverged_at
+        metrics["stopped"] = state.stopped
         metrics["learning_rate"] = self.learning_rate(hyper, jnp.maximum(state.step - 1, 0))
-        return state, metrics
+        return metrics
 
     # ------------------------------------------------------------------ helpers
 
@@ -444,10 +539,47 @@ class Program:
         """Shapes and dtypes of :meth:`init`'s state (for restoring checkpoints)."""
         return jax.eval_shape(self.init, jax.random.PRNGKey(0), self.hyper())
 
+    def abstract_params(self) -> Any:
+        """Shapes and dtypes of the parameters (for loading saved ones)."""
+        return self.abstract_state().params
+
+    def with_optimum(self, hyper: dict[str, Any], data: Data) -> dict[str, Any]:
+        """``hyper`` plus ``"optimum"``: the task's closed-form optimum on the training split
+        for these hyperparameter values (host-side, before training); unchanged for a task
+        without one."""
+        if self.task.optimum is None:
+            return hyper
+        kw = {n: float(hyper[f"model.{n}"]) for n in self.task.traced_hyper}
+        kw.update(self.static_hyper)
+        opt = self.task.optimum(data.X, data.y, **kw)
+        opt = jax.tree.map(lambda a: jnp.asarray(a, self.dtype), opt)
+        return {**hyper, "optimum": opt}
+
+    def flops_per_step(self) -> float:
+        """FLOPs of one optimizer step of one lane: the task's own count
+        (:attr:`mcalc.Task.flops`), else XLA's analysis of the compiled step's loss and
+        gradient."""
+        kw = {n: self.task.hyper[n].default for n in self.task.traced_hyper}
+        kw.update(self.static_hyper)
+        if self.task.flops is not None:
+            return float(self.task.flops(self.batch_rows, self.dim, **kw))
+        hyper = self.hyper()
+        params = self.abstract_params()
+        X = jax.ShapeDtypeStruct((self.batch_rows, self.dim), jnp.dtype(self.dtype))
+        y = jax.ShapeDtypeStruct((self.batch_rows,), jnp.dtype(self.dtype))
+        scale = self.batch_rows / self.n_train
+        lowered = jax.jit(lambda p, X, y, h: self._grad(p, X, y, h, scale)).lower(
+            params, X, y, hyper
+        )
+        cost = lowered.cost_analysis() or {}
+        if isinstance(cost, list):  # older JAX: one dict per device
+            cost = cost[0] if cost else {}
+        return float(cost.get("flops", 0.0)) * 1.5  # the loss beside the gradient
+
 
 @functools.lru_cache(maxsize=16)
 def compiled(program: Program) -> tuple[Any, Any, Any]:
-    """``jax.jit`` of ``init``, ``evaluate`` and ``chunk`` (its state donated), one per program.
+    """``jax.jit`` of ``init``, ``report`` and ``chunk`` (its state donated), one per program.
 
     Programs that compare equal share them, so repeated runs of the same shapes in one
     process (a notebook, a test suite) compile once; across processes JAX's persistent
@@ -455,7 +587,7 @@ def compiled(program: Program) -> tuple[Any, Any, Any]:
     """
     return (
         jax.jit(program.init),
-        jax.jit(program.evaluate),
+        jax.jit(program.report),
         jax.jit(program.chunk, donate_argnums=0),
     )
 
@@ -468,20 +600,20 @@ def build_program(config: Any, dataset: Any) -> Program:
       dataset: a :class:`mcalc.data.Dataset` (only its shapes are read).
 
     Raises:
-      ValueError: when ``train.batch_size`` exceeds the training samples.
+      ValueError: when ``train.batch_size`` exceeds the training samples, or the task's
+        functions do not fit together on these shapes (:func:`check_task`).
     """
+    from ..task import resolve_task
+
     t, o, m = config.train, config.optimizer, config.model
     if t.batch_size is not None and t.batch_size > dataset.n_train:
         raise ValueError(
             f"mcalc.train: train.batch_size={t.batch_size} exceeds the {dataset.n_train} training "
             "samples; use a smaller batch or null (full batch)."
         )
-    defaults: dict[str, float] = {"model.init_scale": float(m.init_scale)}
-    task = _tasks.get_task(config.task)
-    if "model.lam" in task.hyper:
-        defaults["model.lam"] = float(m.lam)
-    if "model.sigma2" in task.hyper:
-        defaults["model.sigma2"] = float(m.sigma2)
+    task = resolve_task(config.task)
+    defaults: dict[str, float] = {f"model.{n}": float(getattr(m, n)) for n in task.traced_hyper}
+    defaults["model.init_scale"] = float(m.init_scale)
     opt_fn = getattr(optax, o.name)
     opt_numeric, opt_values, opt_static = _split_args(opt_fn, dict(o.args))
     for k in opt_numeric:
@@ -510,18 +642,20 @@ def build_program(config: Any, dataset: Any) -> Program:
         sched_static = tuple((k, _freeze(v)) for k, v in static.items())
         for k, v in numeric.items():
             defaults[f"optimizer.schedule.args.{k}"] = v
-    return Program(
-        task=config.task,
+    program = Program(
+        task=task,
         n_train=dataset.n_train,
         n_test=dataset.n_test,
         dim=dataset.dim,
-        hidden=int(m.hidden),
         dtype=str(np.dtype(config.data.dtype)),
         batch_size=t.batch_size,
         steps=int(t.steps),
         log_every=int(t.log_every),
         grad=m.grad,
         intercept=bool(dataset.intercept),
+        static_hyper=tuple((n, int(getattr(m, n))) for n in task.static_hyper),
+        tol=t.tol,
+        gap_tol=t.gap_tol,
         opt_name=o.name,
         opt_numeric=opt_numeric,
         opt_static=tuple((k, _freeze(v)) for k, v in opt_static),
@@ -530,27 +664,102 @@ def build_program(config: Any, dataset: Any) -> Program:
         sched_static=sched_static,
         defaults=tuple(defaults.items()),
     )
+    check_task(program)
+    return program
+
+
+def _tree_shapes(tree: Any) -> str:
+    return ", ".join(
+        f"{jax.tree_util.keystr(path) or '()'}: {list(leaf.shape)}"
+        for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]
+    )
+
+
+def check_task(program: Program) -> None:
+    """Check, by tracing alone (nothing runs), that the task's functions fit together on the
+    program's shapes: ``init`` gives float arrays, ``loss`` a scalar, ``grad`` a pytree shaped
+    like the parameters, ``predict`` one output per sample.
+
+    Raises:
+      ValueError: naming the task and the function at fault, with the shapes it returned.
+    """
+    with jax.enable_x64(program.dtype == "float64"):
+        _check_task(program)
+
+
+def _check_task(program: Program) -> None:
+    task = program.task
+    where = f"mcalc.train: task {task.name!r}"
+    hyper = program.hyper()
+    dt = jnp.dtype(program.dtype)
+    X = jax.ShapeDtypeStruct((program.batch_rows, program.dim), dt)
+    y = jax.ShapeDtypeStruct((program.batch_rows,), dt)
+
+    def trace(fn: Any, what: str, *args: Any) -> Any:
+        try:
+            return jax.eval_shape(fn, *args)
+        except Exception as e:  # noqa: BLE001 - the user's function failed: say which and why
+            raise ValueError(
+                f"{where}: {what} failed on these shapes: {type(e).__name__}: {e}"
+            ) from e
+
+    state = trace(program.init, f"init(key, D={program.dim}, ...)", jax.random.PRNGKey(0), hyper)
+    params = state.params
+    for leaf in jax.tree.leaves(params):
+        if not jnp.issubdtype(leaf.dtype, jnp.floating):
+            raise ValueError(
+                f"{where}: init must return floating arrays; got {_tree_shapes(params)} of {leaf.dtype}."
+            )
+    if not jax.tree.leaves(params):
+        raise ValueError(f"{where}: init returned no arrays (params must be a pytree of arrays).")
+    kw = program.hyper_kwargs
+    loss = trace(
+        lambda p, X, y, h: task.loss(p, X, y, **kw(h)), "loss(params, X, y)", params, X, y, hyper
+    )
+    if not hasattr(loss, "shape") or loss.shape != ():
+        raise ValueError(
+            f"{where}: loss must return a scalar (the sum over samples); got shape "
+            f"{getattr(loss, 'shape', type(loss).__name__)}."
+        )
+    if task.grad is not None and program.grad == "closed_form":
+        g = trace(
+            lambda p, X, y, h: task.grad(p, X, y, **kw(h)),
+            "grad(params, X, y)",
+            params,
+            X,
+            y,
+            hyper,
+        )
+        same = jax.tree.structure(g) == jax.tree.structure(params) and all(
+            a.shape == b.shape
+            for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(params), strict=True)
+        )
+        if not same:
+            raise ValueError(
+                f"{where}: grad must return a pytree shaped like params ({_tree_shapes(params)}); "
+                f"got {_tree_shapes(g)}."
+            )
+    out = trace(task.predict, "predict(params, X)", params, X)
+    want = (program.batch_rows,) if task.labels != "categorical" else None
+    shape = getattr(out, "shape", None)
+    ok = (
+        shape == want
+        if want
+        else (shape is not None and len(shape) == 2 and shape[0] == program.batch_rows)
+    )
+    if not ok:
+        expect = f"[{program.batch_rows}]" if want else f"[{program.batch_rows}, K]"
+        raise ValueError(
+            f"{where}: predict(params, X) must return {expect} for X [{program.batch_rows}, {program.dim}]; got {shape}."
+        )
 
 
 def make_data(program: Program, dataset: Any) -> Data:
-    """The :class:`Data` pytree of a dataset, as JAX arrays (P4: with the closed-form ``w*``)."""
-    from ..problems import least_squares
-
+    """The :class:`Data` pytree of a dataset, as JAX arrays in the program's dtype."""
     dtype = jnp.dtype(program.dtype)
-    X, y = jnp.asarray(dataset.X_train, dtype), jnp.asarray(dataset.y_train, dtype)
-    w_star = None
-    if program.task == "p4":
-        import warnings
-
-        from ..problems import RankDeficientWarning
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RankDeficientWarning)  # the run reports the rank
-            w_star = least_squares(X, y).w
     return Data(
-        X=X,
-        y=y,
+        X=jnp.asarray(dataset.X_train, dtype),
+        y=jnp.asarray(dataset.y_train, dtype),
         X_test=jnp.asarray(dataset.X_test, dtype),
         y_test=jnp.asarray(dataset.y_test, dtype),
-        w_star=w_star,
     )

@@ -1,8 +1,8 @@
 """One training run: :func:`train` -- the same from Python and from ``mcalc train``.
 
-build the program -> init (or restore the last checkpoint) -> loop of compiled
-chunks, each followed by a logging point (metrics line, progress bar, stopping
-rules, checkpoint) -> final parameters, plots and summary in the run folder.
+resolve the config (or the run's own, to resume) -> load the data -> build the
+program -> :func:`mcalc.train._driver.drive` (chunks, metrics, checkpoints), or an
+exact solver -> final parameters, the model file for prediction, plots and summary.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import sys
 import time
@@ -20,18 +19,19 @@ from typing import Any
 
 import numpy as np
 
-from ..config import Config, ConfigError, config_diff, load_config, to_yaml
+from ..config import Config, ConfigError, config_diff, load_config, parse_overrides, to_yaml
 from . import _files
-from ._cache import CacheCounter, setup_compilation_cache
+from ._driver import GroupRun, Interrupted, Outcome, deferred_interrupt, drive, lane_status
 
 __all__ = ["train", "TrainResult", "RUN_FILES"]
 
-# What a run folder holds (documented in the README, "Run folders").
+# What a run folder holds (documented in the training docs, "Run folders").
 RUN_FILES = {
     "config": "config.yaml",
     "metrics": "metrics.jsonl",
     "summary": "summary.json",
     "params": "params.npz",
+    "model": "model.json",
     "checkpoints": "checkpoints",
     "plots": "plots",
 }
@@ -44,8 +44,8 @@ class TrainResult:
     """What a run returns.
 
     Attributes:
-      params: the final parameters (``{"w": [D']}``, or P7's ``{"W0", "W1", "w2"}``);
-        after a divergence, the last finite ones.
+      params: the final parameters (the task's pytree: ``{"w": [D']}``, or P7's
+        ``{"W0", "W1", "w2"}``); after a divergence, the last finite ones.
       metrics: the metrics at the last logging point (floats).
       history: every logging point, as written to ``metrics.jsonl``.
       run_dir: the run folder.
@@ -57,7 +57,7 @@ class TrainResult:
       summary: the content of ``summary.json``.
     """
 
-    params: dict[str, Any]
+    params: Any
     metrics: dict[str, float]
     history: list[dict[str, Any]]
     run_dir: Path
@@ -72,27 +72,32 @@ class TrainResult:
         return self.status != "diverged"
 
     def model(self) -> Any:
-        """P7: the trained :class:`mcalc.ResidualNet` (a flax module holding ``params``)."""
-        if self.config.task != "p7":
-            raise ValueError(
-                f"{_FN}: TrainResult.model() is for task p7; this run is {self.config.task}."
-            )
-        from ..models import ResidualNet
+        """The trained model (:class:`mcalc.TrainedModel`): ``.predict(X_raw)`` on raw features."""
+        from ._model import load_run
 
-        return ResidualNet.from_params(self.params)
+        return load_run(self.run_dir)
+
+
+@dataclasses.dataclass
+class _Run:
+    """The unchanging context of one run, built once by :func:`train`."""
+
+    config: Config
+    task: Any
+    dataset: Any
+    program: Any
+    data: Any
+    hyper: dict[str, Any]
+    folder: Path
+    fresh: bool
+    summary: dict[str, Any]
+    progress: bool | None
+    t_start: float
+    cache: str | None
+    counter: Any
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _floats(metrics: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in metrics.items():
-        x = np.asarray(v).item()
-        out[k] = (
-            int(x) if isinstance(x, int | np.integer) or k in ("step", "diverged_at") else float(x)
-        )
-    return out
 
 
 def _fmt(x: Any) -> str:
@@ -130,50 +135,26 @@ def _progress_bar(total: int, initial: int, desc: str, progress: bool | None):
     )
 
 
-def _save_params(path: Path, params: dict[str, Any]) -> None:
-    arrays = {k: np.asarray(v) for k, v in params.items()}
-    _files.atomic_write(path, lambda fh: np.savez(fh, **arrays), binary=True)
-
-
-def _describe_metrics(task_metric: str, m: dict[str, Any]) -> str:
+def _describe_metrics(task: Any, m: dict[str, Any]) -> str:
     parts = []
-    if task_metric in m:
-        parts.append(f"train {task_metric} {_fmt(m[task_metric])}")
-    if f"test_{task_metric}" in m:
-        parts.append(f"test {task_metric} {_fmt(m[f'test_{task_metric}'])}")
-    if "w_gap" in m:
-        parts.append(f"‖w − w*‖/‖w*‖ = {m['w_gap']:.3g} from the closed form")
+    for name in task.metric_fns():
+        if name in m:
+            parts.append(f"train {name} {_fmt(m[name])}")
+        if f"test_{name}" in m:
+            parts.append(f"test {name} {_fmt(m[f'test_{name}'])}")
+    if "param_gap" in m:
+        parts.append(f"‖θ − θ*‖/‖θ*‖ = {m['param_gap']:.3g} from the closed form")
     return ", ".join(parts)
 
 
-# ----------------------------------------------------------------------------- resolving
-
-
-def _resolve(config: Any, overrides: list[Any], resume: Any) -> tuple[Config, Path | None]:
-    if resume is None:
-        if config is None:
-            raise ConfigError(
-                f"{_FN}: give a config (a YAML file, a task name such as 'p2', or a Config)."
-            )
-        return load_config(config, overrides), None
-    run_dir = Path(resume).absolute()
-    saved_path = run_dir / RUN_FILES["config"]
-    if not saved_path.is_file():
-        raise ValueError(
-            f"{_FN}: resume={str(run_dir)!r} is not a run folder (it has no {RUN_FILES['config']})."
-        )
-    saved = load_config(saved_path)
-    cfg = load_config(saved if config is None else config, overrides)
-    diff = [k for k in config_diff(saved, cfg) if k != "train.steps"]
-    if diff:
-        detail = "; ".join(
-            f"{k}: {_lookup(saved, k)!r} in the run, {_lookup(cfg, k)!r} now" for k in diff[:6]
-        )
-        raise ConfigError(
-            f"{_FN}: cannot resume {run_dir}: the config differs from the run's own "
-            f"({detail}). Only train.steps may change on resume; start a new run for other changes."
-        )
-    return cfg, run_dir
+def _dotted(layer: Mapping[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for k, v in layer.items():
+        if isinstance(v, Mapping) and k != "args":
+            out.extend(_dotted(v, f"{prefix}{k}."))
+        else:
+            out.append(f"{prefix}{k}")
+    return out
 
 
 def _lookup(cfg: Any, dotted: str) -> Any:
@@ -181,6 +162,57 @@ def _lookup(cfg: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         node = getattr(node, part, None)
     return node
+
+
+# ----------------------------------------------------------------------------- resolving
+
+
+def _resolve(
+    config: Any, overrides: list[Any], resume: Any
+) -> tuple[Config, Path | None, list[str]]:
+    """The config to run, the folder to resume (``None``: a new run) and the changes an
+    override makes to a resumed run's own config."""
+    if resume is None:
+        if config is None:
+            raise ConfigError(
+                f"{_FN}: give a config (a YAML file, a task name such as 'p2', or a Config)."
+            )
+        return load_config(config, overrides), None, []
+    run_dir = Path(resume).absolute()
+    saved_path = run_dir / RUN_FILES["config"]
+    if not saved_path.is_file():
+        what = "does not exist" if not run_dir.exists() else f"has no {RUN_FILES['config']}"
+        raise ConfigError(f"{_FN}: resume={str(resume)!r} is not a run folder (it {what}).")
+    saved = load_config(saved_path)
+    # The run's own resolved config, changed only by explicit overrides.
+    cfg = load_config(saved, overrides)
+    set_by_override = {k for _, layer in parse_overrides(overrides) for k in _dotted(layer)}
+    changed = config_diff(saved, cfg)
+    if config is not None:
+        given = load_config(config, overrides)
+        differ = [
+            k for k in config_diff(saved, given) if k not in set_by_override | {"train.steps"}
+        ]
+        if differ:
+            detail = "; ".join(
+                f"{k}: {_lookup(saved, k)!r} in the run, {_lookup(given, k)!r} in the given config"
+                for k in differ[:6]
+            )
+            raise ConfigError(
+                f"{_FN}: cannot resume {run_dir}: the given config differs from the run's own "
+                f"({detail}). Resume with no config (the run's own is used) or start a new run."
+            )
+    not_steps = [k for k in changed if k != "train.steps"]
+    if not_steps:
+        detail = "; ".join(
+            f"{k}: {_lookup(saved, k)!r} -> {_lookup(cfg, k)!r}" for k in not_steps[:6]
+        )
+        raise ConfigError(
+            f"{_FN}: cannot resume {run_dir} with changes other than train.steps ({detail}); "
+            "start a new run for other changes."
+        )
+    notes = [f"{k}: {_lookup(saved, k)!r} -> {_lookup(cfg, k)!r} (override)" for k in changed]
+    return cfg, run_dir, notes
 
 
 # ----------------------------------------------------------------------------- the run
@@ -200,14 +232,15 @@ def train(
 
     Writes a new run folder ``<runs_dir>/<name>-<timestamp>`` (never an existing
     one) holding the resolved ``config.yaml``, ``metrics.jsonl``, ``summary.json``,
-    ``params.npz``, orbax ``checkpoints/`` and ``plots/``. With ``resume``, continues
-    that folder's run from its last checkpoint and ends with the parameters an
-    uninterrupted run would have.
+    ``params.npz``, ``model.json`` (what prediction on raw features needs), orbax
+    ``checkpoints/`` and ``plots/``. With ``resume``, continues that folder's run from
+    its last checkpoint, with the run's own config (overrides may extend
+    ``train.steps``), and ends with the parameters an uninterrupted run would have.
 
     Args:
       config: a YAML file, a task name (``"p2"``, ``"p3"``, ``"p4"``, ``"p7"``: its
-        embedded default), a :class:`~mcalc.config.Config` or a mapping. May be
-        omitted with ``resume`` (the run's own config is used).
+        embedded default), a task reference ``"MODULE:NAME"``, a :class:`mcalc.Task`, a
+        :class:`~mcalc.config.Config` or a mapping. May be omitted with ``resume``.
       runs_dir: parent folder of new run folders.
       resume: a run folder to continue.
       progress: show a progress bar (default: when stderr is a terminal).
@@ -215,7 +248,7 @@ def train(
         (``["train.steps=100", "model.lam=0.1"]``; values are parsed as YAML).
       **kw_overrides: config overrides by dotted key, with ``__`` for the dots
         (``train__steps=100``), or ``**{"model.lam": 0.1}``, or a section mapping
-        (``model={"lam": 0.1}``); applied after ``overrides``.
+        (``model={"lam": 0.1}``), or ``task=<mcalc.Task>``; applied after ``overrides``.
 
     Returns:
       A :class:`TrainResult`: final parameters, metrics, history, run folder.
@@ -223,8 +256,10 @@ def train(
     Raises:
       ConfigError: on an invalid config (before anything is written).
       ValueError: on invalid data (NaN/Inf, labels outside the task's set, a feature
-        count that does not match ``model.n_features``), or a ``resume`` folder whose
-        config differs from the given one.
+        count that does not match ``model.n_features``), a task whose functions do not
+        fit together, a ``runs_dir`` that is a file, or a ``resume`` folder whose config
+        differs from the given one.
+      Interrupted: (a ``KeyboardInterrupt``) on Ctrl-C, naming the folder to resume.
 
     Example:
       >>> import mcalc, tempfile
@@ -239,29 +274,45 @@ def train(
     layers: list[Any] = (
         [*(overrides or []), kw_overrides] if kw_overrides else list(overrides or [])
     )
-    cfg, run_dir = _resolve(config, layers, resume)
+    cfg, run_dir, notes = _resolve(config, layers, resume)
+    for note in notes:
+        print(f"mcalc train: resuming with {note}", file=sys.stderr)
+    if run_dir is None:
+        _files.check_parent(runs_dir, "runs_dir", _FN)
+    from ._cache import CacheCounter, setup_compilation_cache
+
     cache = setup_compilation_cache()
     counter = CacheCounter()
     import jax
 
     x64 = jax.enable_x64(True) if cfg.data.dtype == "float64" else contextlib.nullcontext()
     with x64:
-        return _run(cfg, run_dir, Path(runs_dir), progress, t_start, cache, counter)
+        run = _prepare(cfg, run_dir, Path(runs_dir), progress, t_start, cache, counter)
+        try:
+            return _train(run)
+        except KeyboardInterrupt:
+            run.summary["status"] = "interrupted"
+            command = f"mcalc train --resume {run.folder}"
+            run.summary["message"] = f"interrupted; resume with: {command}"
+            _files.write_json(run.folder / RUN_FILES["summary"], run.summary)
+            raise Interrupted(run.folder, command) from None
 
 
-def _run(
+def _prepare(
     cfg: Config, run_dir: Path | None, runs_dir: Path, progress, t_start, cache, counter
-) -> TrainResult:
+) -> _Run:
+    """Load the data, build the program, make (or reopen) the run folder: everything that can
+    fail on bad input happens before the folder is written."""
     from ..data import load_data
-    from ._checkpoint import Checkpoints
+    from ..task import resolve_task
+    from ._model import model_info
     from ._program import build_program, make_data
-    from ._tasks import get_task
 
+    task = resolve_task(cfg.task)
     dataset = load_data(cfg)
     program = build_program(cfg, dataset)
     data = make_data(program, dataset)
-    hyper = program.hyper()
-    task = get_task(cfg.task)
+    hyper = program.with_optimum(program.hyper(), data)
 
     fresh = run_dir is None
     header = (
@@ -270,13 +321,17 @@ def _run(
     )
     if fresh:
         run_dir = _files.create_run_dir(runs_dir, cfg.name)
-        _files.write_text(run_dir / RUN_FILES["config"], to_yaml(cfg, header=header))
     else:
-        saved = load_config(run_dir / RUN_FILES["config"])
-        if saved.train.steps != cfg.train.steps:  # extending a run: record the new length
-            _files.write_text(run_dir / RUN_FILES["config"], to_yaml(cfg, header=header))
-    summary_path = run_dir / RUN_FILES["summary"]
-
+        _files.remove_temporary(run_dir)
+    with deferred_interrupt():
+        _files.write_text(run_dir / RUN_FILES["config"], to_yaml(cfg, header=header))
+        _files.write_json(run_dir / RUN_FILES["model"], model_info(cfg, dataset))
+    previous: dict[str, Any] = {}
+    if not fresh:
+        try:
+            previous = json.loads((run_dir / RUN_FILES["summary"]).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            previous = {}  # a summary torn by a kill: the checkpoints and metrics decide
     summary: dict[str, Any] = {
         "name": cfg.name,
         "task": cfg.task,
@@ -285,7 +340,9 @@ def _run(
         "run_dir": str(run_dir),
         "solver": cfg.solver,
         "optimizer": cfg.optimizer.name if cfg.solver == "optax" else None,
-        "grad": cfg.model.grad,
+        "grad": cfg.model.grad
+        if task.grad is not None
+        else "autodiff (the task has no closed form)",
         "steps": cfg.train.steps,
         "data": {
             "description": dataset.description,
@@ -296,100 +353,231 @@ def _run(
             "standardized": cfg.data.standardize,
             "dtype": cfg.data.dtype,
         },
-        "hyper": {k: float(v) for k, v in hyper.items()},
+        "hyper": {k: float(v) for k, v in hyper.items() if k != "optimum"},
         "versions": _versions(),
+        "resumes": list(previous.get("resumes", [])),
     }
-    previous: dict[str, Any] = {}
-    if not fresh and summary_path.exists():
-        try:
-            previous = json.loads(summary_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            previous = {}  # a summary torn by a kill: the checkpoints and metrics decide
-        summary["resumes"] = list(previous.get("resumes", []))
-    finished = (
-        previous.get("status") in ("completed", "converged", "not_converged")
-        and previous.get("steps") == cfg.train.steps
+    with deferred_interrupt():
+        _files.write_json(run_dir / RUN_FILES["summary"], summary)
+    return _Run(
+        cfg,
+        task,
+        dataset,
+        program,
+        data,
+        hyper,
+        run_dir,
+        fresh,
+        summary,
+        progress,
+        t_start,
+        cache,
+        counter,
     )
-    _files.write_json(summary_path, summary)
 
-    ckpt = Checkpoints(run_dir / RUN_FILES["checkpoints"], keep=cfg.train.keep_checkpoints)
+
+def _train(run: _Run) -> TrainResult:
+    """Train with optax (the driver) or an exact solver, then write the results."""
+    from ._checkpoint import Checkpoints
+
+    ckpt = Checkpoints(
+        run.folder / RUN_FILES["checkpoints"], keep=run.config.train.keep_checkpoints
+    )
     try:
-        if cfg.solver != "optax":
-            return _solve(
-                cfg, program, data, hyper, task, run_dir, summary, ckpt, t_start, cache, counter
-            )
-        return _loop(
-            cfg,
-            program,
-            data,
-            hyper,
-            task,
-            run_dir,
-            fresh,
-            summary,
-            ckpt,
-            progress,
-            t_start,
-            cache,
-            counter,
-            previous if finished else None,
-        )
-    except KeyboardInterrupt:
-        summary["status"] = "interrupted"
-        summary["message"] = f"interrupted; resume with: mcalc train --resume {run_dir}"
-        _files.write_json(summary_path, summary)
-        raise
+        if run.config.solver != "optax":
+            return _solve(run, ckpt)
+        return _optax(run, ckpt)
     finally:
         ckpt.close()
 
 
+def _optax(run: _Run, ckpt: Any) -> TrainResult:
+    """Train step by step through the driver (a group of one lane); write the results."""
+    import jax
+    import jax.numpy as jnp
+
+    from ._lanes import GroupRunner
+
+    cfg, program = run.config, run.program
+    t = cfg.train
+    runner = GroupRunner(program, run.data, 1, lanes="loop", memory_mb=1024.0, devices=1, workers=1)
+    bar = _progress_bar(t.steps, 0, run.folder.name, run.progress)
+
+    def tick(chunks: int, records: list[dict[str, Any]]) -> None:
+        if records:
+            bar.update(records[-1]["step"] - bar.n)
+            bar.set_postfix(loss=f"{records[-1]['loss']:.4g}", refresh=False)
+        elif chunks:
+            bar.update(min(chunks * t.log_every, t.steps) - bar.n)
+
+    group = GroupRun(
+        folder=run.folder,
+        program=program,
+        runner=runner,
+        keys=jnp.stack([jax.random.PRNGKey(cfg.seed)]),
+        hypers=jax.tree.map(lambda x: jnp.asarray(x)[None], run.hyper),
+        lanes=None,
+        checkpoints=ckpt,
+        every=max(1, t.checkpoint_every // t.log_every) if t.checkpoint_every else 10**9,
+        tick=tick,
+        t_start=run.t_start,
+    )
+    t_loop = time.perf_counter()
+    try:
+        out = drive(group)
+    finally:
+        bar.close()
+    if out.resumed_from is not None and out.first_chunk_s is not None:
+        run.summary["resumes"] = [*run.summary["resumes"], out.resumed_from]
+    status, reason = lane_status(out.final, 0)
+    last = out.history[-1]
+    step = int(last["step"])
+    run.summary["timing"] = {
+        "first_chunk_s": out.first_chunk_s,
+        "loop_s": time.perf_counter() - t_loop,
+    }
+    run.summary["stop_reason"] = reason
+    run.summary["tol"] = t.tol
+    run.summary["gap_tol"] = t.gap_tol
+    diverged_at = int(out.final["diverged_at"][0]) if status == "diverged" else None
+    run.summary["diverged_at"] = diverged_at
+    if status == "diverged":
+        message = (
+            f"{cfg.name}: the loss became non-finite at step {diverged_at}; the run stopped there "
+            f"(the parameters kept are the last finite ones, of step {diverged_at}). "
+            "Try a smaller learning rate."
+        )
+    elif status == "converged":
+        what = (
+            f"‖∇L‖∞/N = {last['grad_max']:.3g} ≤ tol {t.tol:g}"
+            if reason == "tol"
+            else f"L(θ) − L(θ*) = {last['objective_gap']:.3g} ≤ gap_tol {t.gap_tol:g}"
+        )
+        message = f"{cfg.name}: converged at step {step} ({what}); " + _describe_metrics(
+            run.task, last
+        )
+    else:
+        message = f"{cfg.name}: {step} steps, loss {last['loss']:.6g}; " + _describe_metrics(
+            run.task, last
+        )
+    params = jax.tree.map(lambda x: np.asarray(x)[0], out.params)
+    if "param_gap" in last:
+        run.summary["optimum"] = {
+            "param_gap": last.get("param_gap"),
+            "objective_gap": last.get("objective_gap"),
+            "note": "θ* = the task's closed-form optimum on the training split; "
+            "param_gap = ‖θ − θ*‖/‖θ*‖",
+        }
+    return _finish(run, out.history, params, status, step, message)
+
+
+def _solve(run: _Run, ckpt: Any) -> TrainResult:
+    """Solve with the task's exact solver; write the results."""
+    import jax
+
+    from ._program import compiled
+
+    cfg, program = run.config, run.program
+    init, report, _ = compiled(program)
+    hyper = run.hyper
+    state0 = init(jax.random.PRNGKey(cfg.seed), hyper)
+
+    def record(state, chunk: int) -> dict[str, Any]:
+        m = jax.device_get(report(state, hyper, run.data))
+        rec = {"chunk": chunk, "step": int(m.pop("step"))}
+        for k in ("diverged_at", "stopped"):
+            m.pop(k)
+        rec.update({k: float(v) for k, v in m.items()})
+        rec["time_s"] = time.perf_counter() - run.t_start
+        return rec
+
+    rec0 = record(state0, 0)
+    with deferred_interrupt():
+        _files.rewrite_jsonl(run.folder / RUN_FILES["metrics"], [rec0])
+    solver = run.task.solvers[cfg.solver]
+    kw = {n: float(getattr(cfg.model, n)) for n in run.task.traced_hyper}
+    kw.update(program.static_hyper)
+    t0 = time.perf_counter()
+    sol = solver.fn(
+        run.data.X,
+        run.data.y,
+        params=state0.params,
+        tol=cfg.train.tol,
+        max_iter=cfg.train.steps,
+        **kw,
+    )
+    solve_s = time.perf_counter() - t0
+    import jax.numpy as jnp
+
+    params = jax.tree.map(lambda a: jnp.asarray(a, program.dtype), sol.params)
+    state = state0._replace(params=params, step=jnp.asarray(sol.n_iter, jnp.int32))
+    rec = record(state, 1)
+    with deferred_interrupt():
+        _files.append_jsonl(run.folder / RUN_FILES["metrics"], rec)
+        ckpt.save(sol.n_iter, jax.tree.map(lambda x: jnp.asarray(x)[None], state))
+    status = "converged" if sol.converged else "not_converged"
+    run.summary["solver_result"] = sol.info
+    run.summary["timing"] = {"solve_s": solve_s}
+    run.summary["stop_reason"] = "solver"
+    run.summary["tol"] = cfg.train.tol
+    verdict = "converged" if sol.converged else "did not converge"
+    what = f"{cfg.solver} {verdict} in {sol.n_iter} iteration{'s' if sol.n_iter != 1 else ''}"
+    if "grad_max" in sol.info and "tol" in sol.info:
+        op = "≤" if sol.converged else ">"
+        what += f" (‖∇L‖∞/N = {sol.info['grad_max']:.3g} {op} tol {sol.info['tol']:g})"
+    elif "rank" in sol.info:
+        what = (
+            f"closed form (rank {sol.info['rank']} of {program.dim}"
+            + (f", σ²* = {sol.info['sigma2_mle']:.4g}" if "sigma2_mle" in sol.info else "")
+            + ")"
+        )
+    message = f"{cfg.name}: {what}; " + _describe_metrics(run.task, rec)
+    return _finish(run, [rec0, rec], jax.device_get(params), status, sol.n_iter, message)
+
+
 def _finish(
-    cfg,
-    task,
-    run_dir,
-    summary,
-    history,
-    params,
-    status,
-    step,
-    message,
-    t_start,
-    cache,
-    counter,
-    extra=None,
-):
-    summary.update(extra or {})
+    run: _Run, history: list[dict[str, Any]], params: Any, status: str, step: int, message: str
+) -> TrainResult:
+    """Write the parameters, plots and summary of a finished run; return its result."""
+    from ._model import save_params
+
+    cfg, summary = run.config, run.summary
     summary["status"] = status
     summary["step"] = step
     summary["message"] = message
     summary["metrics"] = history[-1] if history else {}
     summary["initial_metrics"] = history[0] if history else {}
-    _save_params(run_dir / RUN_FILES["params"], params)
+    with deferred_interrupt():
+        save_params(run.folder / RUN_FILES["params"], params)
     plots = []
     if cfg.train.plots and history:
         from ._plots import plot_history
 
-        title = f"{cfg.name}: {task.title} — {summary['data']['description']}"
+        title = f"{cfg.name}: {run.task.title} — {summary['data']['description']}"
         plots = [
-            str(p.relative_to(run_dir))
-            for p in plot_history(history, run_dir / RUN_FILES["plots"], title=title)
+            str(p.relative_to(run.folder))
+            for p in plot_history(
+                history, run.folder / RUN_FILES["plots"], title=title, metric=run.task.metric
+            )
         ]
     summary["files"] = {
         "config": RUN_FILES["config"],
         "metrics": RUN_FILES["metrics"],
         "params": RUN_FILES["params"],
+        "model": RUN_FILES["model"],
         "checkpoints": RUN_FILES["checkpoints"],
         "plots": plots,
     }
     timing = summary.setdefault("timing", {})
-    timing["total_s"] = time.perf_counter() - t_start
-    summary["compile_cache"] = {"dir": cache, **counter.read()}
-    _files.write_json(run_dir / RUN_FILES["summary"], summary)
+    timing["total_s"] = time.perf_counter() - run.t_start
+    summary["compile_cache"] = {"dir": run.cache, **run.counter.read()}
+    with deferred_interrupt():
+        _files.write_json(run.folder / RUN_FILES["summary"], summary)
     return TrainResult(
         params=params,
         metrics=dict(history[-1]) if history else {},
         history=history,
-        run_dir=run_dir,
+        run_dir=run.folder,
         config=cfg,
         status=status,
         step=step,
@@ -397,254 +585,42 @@ def _finish(
     )
 
 
-def _loop(
-    cfg,
-    program,
-    data,
-    hyper,
-    task,
-    run_dir,
-    fresh,
-    summary,
-    ckpt,
-    progress,
-    t_start,
-    cache,
-    counter,
-    finished,
-):
+def reference_fit(config: Config) -> dict[str, Any] | None:
+    """The task's reference fit (:attr:`mcalc.Task.reference`) on this config's training split:
+    its name, wall time (of a second call: imports and caches warmed by a first) and
+    metrics (as a run reports them); ``None`` without one.
+
+    Used by ``mcalc run``'s report, beside each run.
+    """
     import jax
 
-    from ._program import compiled
+    from ..data import load_data
+    from ..task import resolve_task
+    from ._program import build_program, make_data
 
-    t = cfg.train
-    metrics_path = run_dir / RUN_FILES["metrics"]
-    init, evaluate, chunk = compiled(program)
-    history: list[dict[str, Any]] = []
-    state = None
-    if not fresh:
-        last = ckpt.latest_step()
-        if last is not None:
-            state = ckpt.restore(last, program.abstract_state())
-            # Logging points after the checkpoint are replayed by the resumed run.
-            history = [
-                r for r in _files.read_jsonl(metrics_path) if r.get("step", math.inf) <= last
-            ]
-            if finished is None:  # a run that had ended is not trained further
-                summary["resumes"] = [*summary.get("resumes", []), last]
-        _files.rewrite_jsonl(metrics_path, history)
-    if state is None:
-        state = init(jax.random.PRNGKey(cfg.seed), hyper)
-    if not history:
-        lr0 = float(program.learning_rate(hyper, jax.numpy.asarray(0, jax.numpy.int32)))
-        rec = {
-            "step": 0,
-            **_floats(evaluate(state.params, hyper, data)),
-            "learning_rate": lr0,
-            "time_s": 0.0,
-        }
-        _files.append_jsonl(metrics_path, rec)
-        history.append(rec)
-
-    def stopping_rule(m: dict[str, Any]) -> str | None:
-        if t.tol is not None and m.get("grad_max", math.inf) <= t.tol:
-            return "tol"
-        if t.gap_tol is not None and m.get("objective_gap", math.inf) <= t.gap_tol:
-            return "gap_tol"
+    task = resolve_task(config.task)
+    if task.reference is None:
         return None
-
-    step = int(state.step)
-    status, reason, diverged_at = "completed", "steps", None
-    if finished is not None:  # resuming a run that had ended: nothing left to train
-        status, reason = finished["status"], finished.get("stop_reason", "steps")
-    elif (
-        not fresh
-        and step > 0
-        and history[-1]["step"] == step
-        and (rule := stopping_rule(history[-1]))
-    ):
-        # killed after its converged checkpoint but before its summary: it had ended
-        status, reason = "converged", rule
-        finished = {"status": status}
-    first_chunk_s = None
-    t_loop = time.perf_counter()
-    bar = _progress_bar(t.steps, min(step, t.steps), run_dir.name, progress)
-    try:
-        while step < t.steps and finished is None:
-            t0 = time.perf_counter()
-            state, m = chunk(state, hyper, data)
-            m = _floats(jax.device_get(m))
-            if first_chunk_s is None:
-                first_chunk_s = time.perf_counter() - t0
-            step = m.pop("step")
-            div = m.pop("diverged_at")
-            rec = {"step": step, **m, "time_s": time.perf_counter() - t_start}
-            if div >= 0:
-                rec["diverged_at"] = div
-            _files.append_jsonl(run_dir / RUN_FILES["metrics"], rec)
-            history.append(rec)
-            bar.update(step - bar.n)
-            bar.set_postfix(loss=f"{m['loss']:.4g}", refresh=False)
-            if div >= 0:
-                status, reason, diverged_at = "diverged", "diverged", div
-                break
-            if rule := stopping_rule(m):
-                status, reason = "converged", rule
-            if (
-                status == "converged"
-                or step >= t.steps
-                or (t.checkpoint_every and step % t.checkpoint_every == 0)
-            ):
-                ckpt.save(step, state)
-            if status == "converged":
-                break
-    finally:
-        bar.close()
-    loop_s = time.perf_counter() - t_loop
-    summary["timing"] = {
-        "first_chunk_s": first_chunk_s,
-        "loop_s": loop_s,
+    x64 = jax.enable_x64(True) if config.data.dtype == "float64" else contextlib.nullcontext()
+    with x64:
+        dataset = load_data(config)
+        program = build_program(config, dataset)
+        data = make_data(program, dataset)
+        kw = {n: float(getattr(config.model, n)) for n in task.traced_hyper}
+        kw.update(program.static_hyper)
+        X, y = np.asarray(dataset.X_train), np.asarray(dataset.y_train)
+        task.reference.fit(X, y, intercept=dataset.intercept, **kw)  # warm-up: imports, caches
+        t0 = time.perf_counter()
+        params = task.reference.fit(X, y, intercept=dataset.intercept, **kw)
+        seconds = time.perf_counter() - t0
+        params = jax.tree.map(lambda a: jax.numpy.asarray(a, program.dtype), params)
+        hyper = program.with_optimum(program.hyper(), data)
+        metrics = jax.device_get(program.evaluate(params, hyper, data))
+    return {
+        "name": task.reference.name,
+        "seconds": seconds,
+        "metrics": {k: float(v) for k, v in metrics.items()},
     }
-    summary["stop_reason"] = reason
-    summary["tol"] = t.tol
-    summary["gap_tol"] = t.gap_tol
-    summary["diverged_at"] = diverged_at
-    last = history[-1]
-    if status == "diverged":
-        good = ckpt.latest_step()
-        where = (
-            f"the last good checkpoint is step {good}"
-            if good is not None
-            else "no checkpoint was written before it"
-        )
-        message = (
-            f"{cfg.name}: the loss became non-finite at step {diverged_at}; the run stopped there "
-            f"({where}; the parameters kept are the last finite ones, of step {diverged_at}). "
-            "Try a smaller learning rate."
-        )
-    elif status == "converged":
-        what = (
-            f"‖∇L‖∞/N = {last['grad_max']:.3g} ≤ tol {t.tol:g}"
-            if reason == "tol"
-            else f"L(w) − L(w*) = {last['objective_gap']:.3g} ≤ gap_tol {t.gap_tol:g}"
-        )
-        message = f"{cfg.name}: converged at step {step} ({what}); " + _describe_metrics(
-            task.metric, last
-        )
-    else:
-        message = f"{cfg.name}: {step} steps, loss {last['loss']:.6g}; " + _describe_metrics(
-            task.metric, last
-        )
-    params = jax.device_get(state.params)
-    extra = {}
-    if cfg.task == "p4":
-        extra["closed_form"] = {
-            "w_gap": last.get("w_gap"),
-            "objective_gap": last.get("objective_gap"),
-            "note": "w* = mcalc.least_squares on the training split; w_gap = ‖w − w*‖/‖w*‖",
-        }
-    return _finish(
-        cfg,
-        task,
-        run_dir,
-        summary,
-        history,
-        params,
-        status,
-        step,
-        message,
-        t_start,
-        cache,
-        counter,
-        extra,
-    )
 
 
-def _solve(cfg, program, data, hyper, task, run_dir, summary, ckpt, t_start, cache, counter):
-    import jax
-
-    from ..problems import RankDeficientWarning, least_squares
-    from ._program import compiled
-
-    metrics_path = run_dir / RUN_FILES["metrics"]
-    init, evaluate, _ = compiled(program)
-    state0 = init(jax.random.PRNGKey(cfg.seed), hyper)
-    rec0 = {"step": 0, **_floats(evaluate(state0.params, hyper, data)), "time_s": 0.0}
-    _files.rewrite_jsonl(metrics_path, [rec0])
-    t0 = time.perf_counter()
-    extra: dict[str, Any] = {}
-    if cfg.solver in ("newton", "lbfgs"):
-        from .. import solvers
-
-        fn = solvers.logistic_newton if cfg.solver == "newton" else solvers.logistic_lbfgs
-        tol = cfg.train.tol if cfg.train.tol is not None else solvers.default_tol(data.X.dtype)
-        res = fn(
-            data.X,
-            data.y,
-            lam=cfg.model.lam,
-            w0=state0.params["w"],
-            tol=tol,
-            max_iter=cfg.train.steps,
-        )
-        params = {"w": res.w}
-        n_iter = int(res.n_iter)
-        converged = bool(res.converged)
-        extra["solver_result"] = {
-            "n_iter": n_iter,
-            "grad_max": float(res.grad_norm),
-            "converged": converged,
-            "tol": float(tol),
-            "loss": float(res.loss),
-            "rule": "‖∇L‖∞/N ≤ tol (mcalc.solvers, scikit-learn's tol)",
-        }
-        status = "converged" if converged else "not_converged"
-        what = (
-            f"{cfg.solver} converged in {n_iter} iterations (‖∇L‖∞/N = {float(res.grad_norm):.3g} ≤ tol {tol:g})"
-            if converged
-            else f"{cfg.solver} did not converge in {n_iter} iterations (‖∇L‖∞/N = {float(res.grad_norm):.3g} > tol {tol:g})"
-        )
-    else:  # closed_form (P4)
-        import warnings
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", RankDeficientWarning)
-            res = least_squares(data.X, data.y)
-        params = {"w": res.w}
-        n_iter = 1
-        status = "converged"
-        extra["solver_result"] = {
-            "rank": int(res.rank),
-            "full_rank": bool(res.full_rank),
-            "sigma2_mle": float(res.sigma2),
-            "warnings": [str(w.message) for w in caught],
-        }
-        what = f"closed form (rank {int(res.rank)} of {program.dim}, σ²* = {float(res.sigma2):.4g})"
-    solve_s = time.perf_counter() - t0
-    rec = {
-        "step": n_iter,
-        **_floats(evaluate(params, hyper, data)),
-        "time_s": time.perf_counter() - t_start,
-    }
-    _files.append_jsonl(metrics_path, rec)
-    history = [rec0, rec]
-    state = state0._replace(params=params, step=jax.numpy.asarray(n_iter, jax.numpy.int32))
-    ckpt.save(n_iter, state)
-    summary["timing"] = {"solve_s": solve_s}
-    summary["stop_reason"] = "solver"
-    summary["tol"] = cfg.train.tol
-    message = f"{cfg.name}: {what}; " + _describe_metrics(task.metric, rec)
-    return _finish(
-        cfg,
-        task,
-        run_dir,
-        summary,
-        history,
-        jax.device_get(params),
-        status,
-        n_iter,
-        message,
-        t_start,
-        cache,
-        counter,
-        extra,
-    )
+__all__ += ["reference_fit", "Outcome"]

@@ -1,4 +1,6 @@
-"""One compiled program for a group of sweep configurations that share shapes.
+"""The lanes of a group -- configurations that share shapes -- run by one compiled program.
+
+A training run is a group of one lane; a sweep has a group per set of shapes.
 
 The configurations ("lanes") of a group differ only in numeric hyperparameters
 and seeds, so they stack along a leading lane axis and train as one program built
@@ -29,7 +31,6 @@ from :class:`mcalc.train.Program`'s pure ``init`` and ``chunk``:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -41,7 +42,7 @@ from jax.sharding import PartitionSpec as P
 from .._concurrency import concurrent_map, default_workers, host_cores
 from .._validation import check_static_int
 
-__all__ = ["GroupRunner", "choose_lanes", "flops_per_step"]
+__all__ = ["GroupRunner", "choose_lanes"]
 
 # How `lanes: auto` chooses on the CPU, measured on the 2-core machine (32 lanes of P2
 # unless said; loop = the single-lane chunk, one lane per core at a time):
@@ -57,52 +58,68 @@ _SMALL_LANE_FLOPS = 2e6
 _THREADED_CHUNK_FLOPS = 5e6
 
 
-def flops_per_step(program: Any) -> float:
-    """Approximate FLOPs of one optimizer step of one lane (forward + backward)."""
-    b = program.batch_size if not program.full_batch else program.n_train
-    if program.task == "p7":
-        # three [b, D] x [D, M]-sized products forward, about twice that backward
-        return 2.0 * b * program.dim * program.hidden * 3 * 3
-    return 2.0 * b * program.dim * 2 * 2
-
-
 def _lane_bytes(program: Any, state: Any) -> float:
+    """Working memory of one lane side by side: its state (and the optimizer's copies) plus
+    one step's data and activations, generously (XLA's count of the bytes a step touches)."""
     itemsize = jnp.dtype(program.dtype).itemsize
-    b = program.batch_size if not program.full_batch else program.n_train
     state_bytes = sum(np.prod(x.shape) * x.dtype.itemsize for x in jax.tree.leaves(state))
-    # activations and gradients of one step, generously
-    width = program.dim + (2 * program.hidden if program.task == "p7" else 0)
-    return float(state_bytes * 3 + 8 * b * width * itemsize)
+    rows = program.batch_rows * (program.dim + 1) * itemsize
+    return float(state_bytes * 3 + 8 * rows)
 
 
 def choose_lanes(
     lanes: str | int, program: Any, n_local: int, memory_mb: float, abstract_state: Any
-) -> int:
-    """How many lanes run side by side per device (``lax.map``'s ``batch_size``); 0 = ``loop``.
+) -> tuple[int, str]:
+    """How many lanes run side by side per device (``lax.map``'s ``batch_size``; 0 = ``loop``),
+    and why.
 
-    ``"all"`` or an int are taken as given (capped at the lanes there are),
-    ``"loop"`` is 0. ``"auto"`` picks all lanes on an accelerator; on the CPU,
-    ``loop`` for medium problems, and for small ones too when there are several
-    cores and a lane's chunk (``train.log_every`` steps) is long enough to pay for
-    its dispatch; else all lanes. Side-by-side widths are capped by ``memory_mb``.
+    ``"all"`` or an int are taken as given (capped at the lanes there are and by
+    ``memory_mb``), ``"loop"`` is 0. ``"auto"``:
+
+    - on an accelerator (GPU, TPU): every lane side by side, as memory allows -- one
+      ``vmap`` turns the lanes' matrix-vector products into matrix products that keep the
+      device busy, where a loop would launch small kernels one lane at a time;
+    - on the CPU: ``loop`` for medium problems (a lane's step above 2 MFLOP: batching
+      their products gains nothing there), and for small ones too when there are several
+      cores and a chunk is long enough to pay for its dispatch; else all side by side.
+
+    Returns:
+      ``(batch, reason)``: the width and one sentence saying why.
     """
     n_local = max(1, n_local)
     by_memory = max(1, int(memory_mb * 2**20 // max(_lane_bytes(program, abstract_state), 1.0)))
+    capped = max(1, min(n_local, by_memory))
+    mem = f" (memory_mb={memory_mb:g} allows {by_memory})" if by_memory < n_local else ""
     if lanes == "loop":
-        return 0
+        return 0, "lanes: loop (as configured): one compiled single-lane program per lane"
     if lanes == "all":
-        want = n_local
-    elif isinstance(lanes, int):
-        want = lanes
-    elif jax.default_backend() != "cpu":
-        want = n_local
-    else:
-        flops = flops_per_step(program)
-        threaded = host_cores() > 1 and flops * program.log_every >= _THREADED_CHUNK_FLOPS
-        if flops > _SMALL_LANE_FLOPS or threaded:
-            return 0
-        want = n_local
-    return max(1, min(want, n_local, by_memory))
+        return capped, f"lanes: all (as configured): {capped} side by side{mem}"
+    if isinstance(lanes, int):
+        b = max(1, min(lanes, capped))
+        return b, f"lanes: {lanes} (as configured): {b} side by side{mem}"
+    backend = jax.default_backend()
+    if backend != "cpu":
+        return capped, (
+            f"lanes: auto on {backend}: {capped} side by side{mem} -- one vmap makes the lanes' "
+            "products large enough to keep the accelerator busy"
+        )
+    flops = program.flops_per_step()
+    chunk = flops * program.log_every
+    if flops > _SMALL_LANE_FLOPS:
+        return 0, (
+            f"lanes: auto on cpu: loop -- a step is {flops / 1e6:.3g} MFLOP (> "
+            f"{_SMALL_LANE_FLOPS / 1e6:g}): batching medium products gains nothing on the CPU, "
+            "and a lane per core does"
+        )
+    if host_cores() > 1 and chunk >= _THREADED_CHUNK_FLOPS:
+        return 0, (
+            f"lanes: auto on cpu: loop -- a chunk is {chunk / 1e6:.3g} MFLOP (≥ "
+            f"{_THREADED_CHUNK_FLOPS / 1e6:g}), long enough to run a lane per core"
+        )
+    return capped, (
+        f"lanes: auto on cpu: {capped} side by side{mem} -- small lanes share each step's fixed "
+        "costs in one program"
+    )
 
 
 class GroupRunner:
@@ -136,7 +153,7 @@ class GroupRunner:
         self.n_devices = len(devices) if len(devices) > 1 and n_lanes > 1 else 1
         self.padded = math.ceil(n_lanes / self.n_devices) * self.n_devices
         self.abstract_state = program.abstract_state()
-        self.batch = choose_lanes(
+        self.batch, self.reason = choose_lanes(
             lanes, program, self.padded // self.n_devices, memory_mb, self.abstract_state
         )
         self.loop = self.batch == 0
@@ -158,8 +175,9 @@ class GroupRunner:
         ] or jax.local_devices()
         self._devices = local[: self.n_devices]
         self.padded = self.n_lanes
-        self._chunk1 = jax.jit(self.program.chunk, donate_argnums=0)
-        self._init1 = jax.jit(self.program.init)
+        from ._program import compiled
+
+        self._init1, self._eval1, self._chunk1 = compiled(self.program)
         self._data = [jax.device_put(data, d) for d in self._devices]
 
     def _setup_program(self, data: Any, devices: list[Any]) -> None:
@@ -193,6 +211,7 @@ class GroupRunner:
             self._lane_sharding = self._replicated = None
         self._chunk = jax.jit(local_chunk, donate_argnums=0)
         self._init = jax.jit(jax.vmap(program.init))
+        self._eval = jax.jit(jax.vmap(program.report, in_axes=(0, 0, None)))
         self.data = self._put(data, self._replicated)
 
     @property
@@ -250,6 +269,16 @@ class GroupRunner:
             return [self._init1(*self._lane((keys, hypers), i)) for i in range(self.n_lanes)]
         return self._put(self._init(self._pad(keys), self._pad(hypers)), self._lane_sharding)
 
+    def evaluate(self, states: Any, hypers: Any) -> dict[str, Any]:
+        """The metrics of every lane's current state (:meth:`Program.report`), as a chunk gives."""
+        if not self.loop:
+            return self._eval(states, hypers, self.data)
+        out = [
+            self._eval1(states[i], hypers[i], self._data[i % len(self._data)])
+            for i in range(len(states))
+        ]
+        return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *out)
+
     def chunk(self, states: Any, hypers: Any) -> tuple[Any, dict[str, Any]]:
         """``log_every`` steps of every lane; ``states`` is donated. ``hypers`` from :meth:`lanes_in`."""
         if not self.loop:
@@ -280,18 +309,3 @@ class GroupRunner:
         if self.loop:
             return [self._lane(states, i) for i in range(self.n_lanes)]
         return self._put(states, self._lane_sharding)
-
-
-def run_chunks(
-    runner: GroupRunner,
-    states: Any,
-    hypers: dict[str, jax.Array],
-    first_chunk: int,
-    n_chunks: int,
-    on_chunk: Callable[[int, Any, dict[str, np.ndarray]], None],
-) -> Any:
-    """Run chunks ``first_chunk .. n_chunks-1``, handing each chunk's results to ``on_chunk``."""
-    for c in range(first_chunk, n_chunks):
-        states, metrics = runner.chunk(states, hypers)
-        on_chunk(c, states, runner.lanes_out(metrics))
-    return states
