@@ -45,5 +45,23 @@ def table(path: str) -> str:
     return "\n".join(lines)
 
 
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="bench_table.py",
+        description="Render the JSON written by the benchmark scripts (--json PATH) as Markdown tables.",
+    )
+    parser.add_argument("json", nargs="+", metavar="JSON", help="a benchmark script's JSON output")
+    args = parser.parse_args(argv)
+    try:
+        print("\n\n".join(table(p) for p in args.json))
+    except FileNotFoundError as e:
+        parser.error(f"no such file: {e.filename}")
+    except (ValueError, KeyError, TypeError) as e:
+        parser.error(f"not a benchmark script's JSON output ({type(e).__name__}: {e})")
+    return 0
+
+
 if __name__ == "__main__":
-    print("\n\n".join(table(p) for p in sys.argv[1:]))
+    sys.exit(main())

@@ -255,7 +255,7 @@ def test_feature_count_must_match_the_model():
         ("1,2,0\n", {"data.target": "7"}, r"data.target '7' is out of range for 3 columns"),
         ("a,b,y\n", {}, r"has a header but no data rows"),
         ("", {}, r"CSV file .* is empty"),
-        ("1\n2\n", {}, r"needs at least two columns"),
+        ("1\n2\n", {}, r"needs at least two columns .* separated by commas, semicolons or tabs"),
     ],
 )
 def test_malformed_csv_is_an_error(tmp_path, text, over, match):
@@ -278,6 +278,34 @@ def test_missing_files_and_keys(tmp_path):
         load_data(_npz(tmp_path, X=np.ones((3, 2)), y=np.zeros(4)))
     with pytest.raises(ValueError, match=r"cannot read NPZ file"):
         load_data(_npz(tmp_path, X=np.array([{"a": 1}], dtype=object), y=np.zeros(1)))
+
+
+@pytest.mark.parametrize("sep", [";", "\t", ","])
+def test_csv_delimiter_is_detected(tmp_path, sep):
+    text = (
+        sep.join(["a", "b", "y"])
+        + "\n"
+        + "\n".join(sep.join(r) for r in [["1.5", "2", "0"], ["3", "4", "1"], ["5", "6", "1"]])
+    )
+    cfg = _csv(tmp_path, text + "\n", **{"data.standardize": False, "data.test_fraction": 0.0})
+    ds = load_data(cfg)
+    assert ds.feature_names == ("a", "b") and ds.target == "y"
+    np.testing.assert_array_equal(ds.X_train[0], [1.5, 2])
+    np.testing.assert_array_equal(ds.y_train, [0, 1, 1])
+
+
+def test_a_file_that_is_not_an_npz_archive(tmp_path):
+    np.save(tmp_path / "a.npy", np.ones((3, 2)))
+    (tmp_path / "a.npy").rename(tmp_path / "single.npz")
+    with pytest.raises(
+        ValueError, match=r"is not an NPZ file \(a single .npy array\); save one with numpy.savez"
+    ):
+        load_data(_cfg("p2", **{"data.source": "npz", "data.path": str(tmp_path / "single.npz")}))
+    (tmp_path / "text.npz").write_text("x,y\n1,2\n")
+    with pytest.raises(ValueError, match=r"is not an NPZ file \(not a zip archive\)"):
+        load_data(_cfg("p2", **{"data.source": "npz", "data.path": str(tmp_path / "text.npz")}))
+    with pytest.raises(ValueError, match=r"data.path .* is a folder, not an NPZ file"):
+        load_data(_cfg("p2", **{"data.source": "npz", "data.path": str(tmp_path)}))
 
 
 def test_split_without_training_samples_is_an_error():

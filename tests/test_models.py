@@ -58,3 +58,28 @@ def test_pure_training_step_across_jit_with_split_merge():
     trained = nnx.merge(graphdef, state)
     assert mcalc.resnet_loss(trained.params(), X, y) < 0.8 * loss0
     np.testing.assert_allclose(trained(X), mcalc.resnet_forward(params, X), rtol=1e-6)
+
+
+def test_closed_form_grads_drive_an_nnx_optimizer():
+    """grads_to_state feeds the delta rule to nnx.Optimizer: the same step as nnx.grad's."""
+    import optax
+    from flax import nnx
+
+    X = jax.random.normal(jax.random.key(1), (16, 3))
+    y = (X[:, 0] > 0).astype(jnp.float32)
+    a = mcalc.ResidualNet(D=3, M=5, rngs=nnx.Rngs(0))
+    b = mcalc.ResidualNet(D=3, M=5, rngs=nnx.Rngs(0))
+    opt_a = nnx.Optimizer(a, optax.adam(0.01), wrt=nnx.Param)
+    opt_b = nnx.Optimizer(b, optax.adam(0.01), wrt=nnx.Param)
+    for _ in range(3):
+        opt_a.update(a, a.grads_to_state(mcalc.resnet_grad(a.params(), X, y)))
+        opt_b.update(b, nnx.grad(lambda m: mcalc.resnet_loss(m.params(), X, y))(b))
+    chex.assert_trees_all_close(a.params(), b.params(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(
+        ValueError, match=r"grads must be a dict with keys W0, W1, w2 .*; got \['W0'\]"
+    ):
+        a.grads_to_state({"W0": a.params()["W0"]})
+    with pytest.raises(
+        ValueError, match=r"grads\['w2'\] has shape \(2,\); the module's w2 is \(3,\)"
+    ):
+        a.grads_to_state({**a.params(), "w2": jnp.zeros(2)})

@@ -15,7 +15,7 @@ import mcalc
 from tests._fd import fd_grad, to64
 
 DERIVATIONS = mcalc.derivations()
-NAMES = list(DERIVATIONS)
+NAMES = DERIVATIONS.names()
 # Per-dtype tolerances for closed form vs autodiff (both in the same dtype).
 TOL = {jnp.float32: dict(rtol=1e-4, atol=1e-5), jnp.float64: dict(rtol=1e-10, atol=1e-12)}
 
@@ -23,7 +23,7 @@ TOL = {jnp.float32: dict(rtol=1e-4, atol=1e-5), jnp.float64: dict(rtol=1e-10, at
 def test_registry_covers_every_problem():
     problems = {d.problem for d in DERIVATIONS.values()}
     assert problems == {f"P{i}" for i in range(1, 8)}
-    assert {"resnet_W0", "resnet_W1", "resnet_w2", "resnet_h"} <= set(DERIVATIONS)
+    assert {"resnet_W0", "resnet_W1", "resnet_w2", "resnet_h"} <= set(DERIVATIONS.names())
     for d in DERIVATIONS.values():
         assert d.formula and d.grad_formula and d.wrt
 

@@ -448,3 +448,71 @@ def test_l2_study_script_reports_every_claim(tmp_path):
     )
     for png in ("path.png", "separable.png", "accuracy.png"):
         assert (study / png).stat().st_size > 1000
+
+
+@pytest.mark.parametrize("lanes", ["all", "loop"])
+def test_a_run_and_a_sweep_lane_stop_at_the_same_step_by_the_same_rule(tmp_path, lanes):
+    """One stopping rule (‖∇L‖∞/N ≤ tol, checked at each logging point) for runs and lanes."""
+    cfg = {
+        **P2,
+        "model": {"init_scale": 0.0},
+        "train": {
+            "steps": 3000,
+            "log_every": 20,
+            "checkpoint_every": 0,
+            "tol": 1e-4,
+            "plots": False,
+        },
+    }
+    zipped = {"model.lam": [0.01, 10.0], "optimizer.learning_rate": [0.05, 0.3]}
+    result = _sweep(tmp_path, {**cfg, "sweep": {"mode": "zip", "params": zipped, "lanes": lanes}})
+    steps = []
+    for row in result.rows:
+        values = {k: row[k] for k in ("model.lam", "optimizer.learning_rate")}
+        single = mcalc.train(cfg, runs_dir=tmp_path / "runs", progress=False, **values)
+        assert single.status == row["status"] == "converged" and row["stop_reason"] == "tol"
+        assert single.step == row["step"] < 3000
+        assert single.metrics["grad_max"] <= 1e-4 < single.history[-2]["grad_max"]
+        np.testing.assert_allclose(row["loss"], single.metrics["loss"], rtol=1e-10)
+        steps.append(row["step"])
+    assert steps[0] != steps[1]  # each lane stopped on its own
+    # the converged lane was frozen: its last record is the one at its stopping step
+    from mcalc.train._files import read_jsonl
+
+    recs = read_jsonl(result.sweep_dir / "groups" / "0" / "metrics.jsonl")
+    assert [r for r in recs if r["lane"] == 0][-1]["step"] == steps[0]
+
+
+def test_a_diverging_lane_prints_no_warnings_and_reports_no_infinities(tmp_path):
+    import yaml
+
+    cfg = {
+        "task": "p4",
+        "name": "div",
+        "data": {"source": "synthetic", "n_samples": 80, "n_features": 3, "dtype": "float32"},
+        "optimizer": {"name": "sgd", "learning_rate": 0.1},
+        "train": {"steps": 300, "log_every": 100},
+        "sweep": {"params": {"optimizer.learning_rate": [0.1, 1.0e6]}},
+    }
+    path = tmp_path / "d.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mcalc",
+            "sweep",
+            str(path),
+            "--sweeps-dir",
+            str(tmp_path / "o"),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Warning" not in run.stderr and "overflow" not in run.stderr, run.stderr
+    assert "lane 1 diverged at step" in run.stdout
+    (sweep_dir,) = (tmp_path / "o").iterdir()
+    text = (sweep_dir / "results.json").read_text()
+    assert "inf" not in text.lower() and "nan" not in text.lower()

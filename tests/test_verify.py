@@ -120,7 +120,7 @@ def test_mcalc_verify_from_a_fresh_process():
     )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     data = json.loads(out.stdout)
-    names = list(mcalc.derivations())
+    names = [d.name for d in mcalc.derivations()]  # iterating yields the records
     assert [(r["name"], r["dtype"]) for r in data["rows"]] == [
         (n, dt) for n in names for dt in ("float32", "float64")
     ]

@@ -213,6 +213,12 @@ def _config_to_dict(config: Any) -> dict[str, Any]:
     return dict(config)
 
 
+def _task_error(e: Exception) -> str:
+    """A task resolution error worded as a config key's: "config key 'task' must be ..."."""
+    msg = str(e)
+    return "config key 'task' " + msg[len("task ") :] if msg.startswith("task ") else msg
+
+
 def _task_layer(task: Any) -> Layer:
     from ..task import task_reference
 
@@ -239,7 +245,7 @@ def _source_layers(config: Any) -> list[Layer]:
                 resolve_task(text)
             except TaskError as e:
                 raise ConfigError(
-                    f"mcalc.load_config: {text!r} is not a config file, and {e}"
+                    f"mcalc.load_config: {text!r} is not a config file, and {_task_error(e)}"
                 ) from None
             return [(f"the embedded default {text!r}", {"task": _absolute_task(text, Path.cwd())})]
         return _read_file(Path(text).resolve(), ())
@@ -489,7 +495,7 @@ def validate_config(config: Config) -> Config:
     try:
         task = resolve_task(c.task)
     except ValueError as e:
-        raise ConfigError(str(e)) from None
+        raise ConfigError(_task_error(e)) from None
     if not c.name or any(ch in c.name for ch in "/\\") or c.name in (".", ".."):
         raise ConfigError(
             f"config key 'name' must be a non-empty name without slashes; got {c.name!r}."
@@ -683,7 +689,7 @@ def resolve_layers(layers: Sequence[Layer]) -> Config:
         task = resolve_task(ref)
         ref = task_reference(task)
     except TaskError as e:
-        raise ConfigError(f"{task_where}: {e}") from None
+        raise ConfigError(f"{task_where}: {_task_error(e)}") from None
     layers = [
         (w, {**layer, "task": ref}) if isinstance(layer.get("task"), Task) else (w, layer)
         for w, layer in layers

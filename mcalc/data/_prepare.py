@@ -76,7 +76,12 @@ def _raw(config: Any, task: Any) -> _sources.Raw:
     d = config.data
     if d.source == "synthetic":
         return _sources.synthetic(
-            task, n_samples=d.n_samples, n_features=d.n_features, noise=d.noise, seed=d.seed
+            task,
+            n_samples=d.n_samples,
+            n_features=d.n_features,
+            noise=d.noise,
+            seed=d.seed,
+            hyper={n: getattr(config.model, n) for n in task.hyper},
         )
     if d.source == "breast_cancer":
         return _sources.breast_cancer()
@@ -108,15 +113,17 @@ def _relabel(y: np.ndarray, relabel: str, desc: str) -> np.ndarray:
     return np.where(y == src[0], dst[0], dst[1])
 
 
-def _check_labels(task: Any, y: np.ndarray, desc: str, relabel: str) -> None:
+def _check_labels(
+    task: Any, y: np.ndarray, desc: str, relabel: str, n_classes: int | None = None
+) -> None:
     kind = task.labels
     found = np.unique(y)
     if kind == "categorical":
-        bad = found[(found < 0) | (found != np.round(found))]
+        bad = found[(found < 0) | (found != np.round(found)) | (found >= n_classes)]
         if bad.size:
             raise ValueError(
-                f"{_FN}: task {task.name} needs class labels 0, 1, ..., K-1; the labels of "
-                f"{desc} are {_fmt_set(found)}."
+                f"{_FN}: task {task.name} needs class labels 0, 1, ..., {n_classes - 1} "
+                f"(model.n_classes={n_classes}); the labels of {desc} are {_fmt_set(found)}."
             )
         return
     allowed = LABEL_SETS[kind]
@@ -186,7 +193,7 @@ def load_data(config: Any) -> Dataset:
     v.check_finite(_FN, f"X (the features of {desc})", X)
     v.check_finite(_FN, f"y (the labels of {desc})", y)
     y = _relabel(y, d.relabel, desc)
-    _check_labels(task, y, desc, d.relabel)
+    _check_labels(task, y, desc, d.relabel, getattr(config.model, "n_classes", None))
     n, D = X.shape
     expected = config.model.n_features
     if expected is not None and expected != D:

@@ -80,9 +80,17 @@ def labels_from_scores(rng: np.random.Generator, a: np.ndarray, noise: float) ->
     return (rng.random(a.shape) < _sigmoid(a / noise)).astype(np.float64)
 
 
-def synthetic(task: Any, *, n_samples: int, n_features: int, noise: float, seed: int) -> Raw:
-    """Seeded synthetic data for ``task``: its own generator (:attr:`mcalc.Task.synthetic`),
-    else a random linear model ``a = Xw`` (``X ~ N(0, I)``, ``w ~ N(0, I)``) whose outputs
+def synthetic(
+    task: Any,
+    *,
+    n_samples: int,
+    n_features: int,
+    noise: float,
+    seed: int,
+    hyper: dict[str, Any] | None = None,
+) -> Raw:
+    """Seeded synthetic data for ``task``: its own generator (:attr:`mcalc.Task.synthetic`,
+    given the config's hyperparameter values ``hyper``), else a random linear model ``a = Xw`` (``X ~ N(0, I)``, ``w ~ N(0, I)``) whose outputs
     become labels of the task's kind:
 
     - ``"real"``: ``y = a + noise · ε``, ``ε ~ N(0, 1)``;
@@ -94,10 +102,10 @@ def synthetic(task: Any, *, n_samples: int, n_features: int, noise: float, seed:
     names = tuple(f"x{j}" for j in range(n_features))
     desc = f"synthetic {task.name} (N={n_samples}, D={n_features}, noise={noise:g}, seed={seed})"
     if task.synthetic is not None:
-        out = task.synthetic(rng, n_samples, n_features, noise)
+        out = task.synthetic(rng, n_samples, n_features, noise, **(hyper or {}))
         if not (isinstance(out, tuple) and len(out) == 2):
             raise ValueError(
-                f"{_FN}: task {task.name!r}: synthetic(rng, n_samples, n_features, noise) must "
+                f"{_FN}: task {task.name!r}: synthetic(rng, n_samples, n_features, noise, **hyper) must "
                 f"return (X, y); got {type(out).__name__}."
             )
         X, y = (np.asarray(v, np.float64) for v in out)

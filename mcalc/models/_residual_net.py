@@ -56,6 +56,47 @@ class ResidualNet(nnx.Module):
         """The parameters as ``{"W0": [M, D], "W1": [D, M], "w2": [D]}``."""
         return {"W0": self.W0[...], "W1": self.W1[...], "w2": self.w2[...]}
 
+    def grads_to_state(self, grads: dict[str, jax.Array]) -> nnx.State:
+        """Closed-form gradients as the ``nnx.State`` that ``nnx.Optimizer.update`` takes.
+
+        ``grads`` is a dict like :meth:`params` -- what :func:`mcalc.resnet_grad` returns --
+        so the delta rule can drive a flax optimizer in place of ``nnx.grad``.
+
+        Args:
+          grads: ``{"W0": [M, D], "W1": [D, M], "w2": [D]}``.
+
+        Returns:
+          An ``nnx.State`` of ``nnx.Param`` with the module's structure.
+
+        Raises:
+          ValueError: when the keys or shapes differ from the module's parameters.
+
+        Example:
+          >>> import jax.numpy as jnp, optax, mcalc
+          >>> from flax import nnx
+          >>> net = mcalc.ResidualNet(D=3, M=4, rngs=nnx.Rngs(0))
+          >>> opt = nnx.Optimizer(net, optax.sgd(0.1), wrt=nnx.Param)
+          >>> X, y = jnp.ones((5, 3)), jnp.array([0.0, 1.0, 0.0, 1.0, 1.0])
+          >>> grads = mcalc.resnet_grad(net.params(), X, y)
+          >>> _ = opt.update(net, net.grads_to_state(grads))  # one SGD step on the closed form
+          >>> [k for k in net.params()]
+          ['W0', 'W1', 'w2']
+        """
+        params = self.params()
+        if not isinstance(grads, dict) or set(grads) != set(params):
+            got = sorted(grads) if isinstance(grads, dict) else type(grads).__name__
+            raise ValueError(
+                f"mcalc.ResidualNet.grads_to_state: grads must be a dict with keys W0, W1, w2 "
+                f"(as mcalc.resnet_grad returns); got {got}."
+            )
+        for k, v in params.items():
+            if tuple(jnp.shape(grads[k])) != tuple(v.shape):
+                raise ValueError(
+                    f"mcalc.ResidualNet.grads_to_state: grads[{k!r}] has shape "
+                    f"{tuple(jnp.shape(grads[k]))}; the module's {k} is {tuple(v.shape)}."
+                )
+        return nnx.State({k: nnx.Param(grads[k]) for k in ("W0", "W1", "w2")})
+
     @classmethod
     def from_params(cls, params: dict[str, jax.Array]) -> ResidualNet:
         """A module holding exactly the arrays of ``params`` (as :func:`resnet_init` returns)."""

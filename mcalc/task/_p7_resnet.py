@@ -43,7 +43,7 @@ def _sigmoid(a):
     return 0.5 * (1.0 + np.tanh(0.5 * a))  # no overflow for large |a|
 
 
-def synthetic(rng, n_samples, n_features, noise):
+def synthetic(rng, n_samples, n_features, noise, **_):
     """Labels of a random teacher network (hidden width 8) on ``X ~ N(0, I)``, centred at the
     median so that both classes are equally common; ``y ~ Bernoulli(σ(a/noise))``."""
     from ..data import labels_from_scores

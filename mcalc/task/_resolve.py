@@ -93,7 +93,7 @@ def resolve_task(ref: Any, *, base: str | os.PathLike | None = None) -> Task:
         return ref
     if not isinstance(ref, str) or not ref:
         raise TaskError(
-            f"config key 'task' must be a built-in task ({', '.join(BUILTIN)}), MODULE:NAME or "
+            f"a task must be a built-in task ({', '.join(BUILTIN)}), MODULE:NAME or "
             f"path/to/file.py:NAME; got {ref!r}."
         )
     if ref in BUILTIN:
@@ -107,23 +107,23 @@ def resolve_task(ref: Any, *, base: str | os.PathLike | None = None) -> Task:
         if ref.lower() in ("p1", "p5", "p6"):
             hint = " (P1, P5 and P6 are derivations with no model to train.)"
         raise TaskError(
-            f"config key 'task' must be one of {', '.join(BUILTIN)} or your own as MODULE:NAME or "
+            f"task must be one of {', '.join(BUILTIN)} or your own as MODULE:NAME or "
             f"path/to/file.py:NAME; got {ref!r}.{hint}"
         )
     try:
         key = _normalise(ref, base)
     except LoadError as e:
-        raise TaskError(f"config key 'task': {e}.") from None
+        raise TaskError(f"task {ref!r}: {e}.") from None
     with _lock:
         if key in _loaded:
             return _loaded[key]
     try:
         obj = load_object(key, what="task")
     except LoadError as e:
-        raise TaskError(f"config key 'task': {e}.") from None
+        raise TaskError(f"task {ref!r}: {e}.") from None
     if not isinstance(obj, Task):
         raise TaskError(
-            f"config key 'task': {ref!r} is a {type(obj).__name__}, not a mcalc.Task; define "
+            f"task {ref!r} is a {type(obj).__name__}, not a mcalc.Task; define "
             "NAME = mcalc.Task(name=..., loss=..., init=..., predict=...) in that module."
         )
     with _lock:

@@ -214,7 +214,8 @@ class Task:
       grad: the closed-form gradient, same signature as ``loss``, returning a pytree
         shaped like ``params``; ``None`` trains with ``jax.grad(loss)``.
       labels: ``"binary"`` ({0, 1}), ``"pm1"`` ({-1, 1}), ``"real"`` or ``"categorical"``
-        ({0, ..., K-1}); data are checked against it.
+        ({0, ..., K-1}, with ``K`` the static hyperparameter ``n_classes``); data are
+        checked against it.
       hyper: name -> default value or :class:`Hyper`; each is a config key
         ``model.<name>`` passed to every function as a keyword argument.
       metrics: name -> ``metric(params, X, y) -> scalar``, reported on the training and
@@ -239,9 +240,9 @@ class Task:
       reference: a :class:`Reference` fit shown beside the run in reports.
       flops: ``flops(batch, D, **hyper) -> float``, FLOPs of one step (sweeps use it to
         choose how lanes run; default: XLA's own count).
-      synthetic: ``synthetic(rng, n_samples, n_features, noise) -> (X, y)`` with ``rng`` a
-        ``numpy.random.Generator``: data for ``data.source: synthetic`` (default: a random
-        linear model whose outputs are made into labels of the task's kind).
+      synthetic: ``synthetic(rng, n_samples, n_features, noise, **hyper) -> (X, y)`` with
+        ``rng`` a ``numpy.random.Generator``: data for ``data.source: synthetic`` (default:
+        a random linear model whose outputs are made into labels of the task's kind).
       defaults: config values under every config of this task (its embedded default,
         what ``mcalc train <task>`` trains), e.g. ``{"data": {"source": "diabetes"}}``.
 
@@ -329,7 +330,7 @@ class Task:
             name,
             "synthetic",
             self.synthetic,
-            "synthetic(rng, n_samples, n_features, noise) -> (X, y)",
+            "synthetic(rng, n_samples, n_features, noise, **hyper) -> (X, y)",
             required=False,
         )
         if self.labels not in LABEL_KINDS:
@@ -369,6 +370,14 @@ class Task:
                 ) from None
             hyper[key] = spec
         object.__setattr__(self, "hyper", hyper)
+        if self.labels == "categorical" and not (
+            "n_classes" in hyper and hyper["n_classes"].static
+        ):
+            raise ValueError(
+                f"mcalc.Task {name!r}: categorical labels need the number of classes as a static "
+                "hyperparameter named n_classes, e.g. hyper={'n_classes': mcalc.Hyper(3, ge=2, "
+                "static=True)}."
+            )
         if self.metrics is not None:
             if not isinstance(self.metrics, Mapping) or not self.metrics:
                 raise TypeError(

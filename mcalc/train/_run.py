@@ -173,7 +173,7 @@ def _resolve(
     """The config to run, the folder to resume (``None``: a new run) and the changes an
     override makes to a resumed run's own config."""
     if resume is None:
-        if config is None:
+        if config is None and not overrides:
             raise ConfigError(
                 f"{_FN}: give a config (a YAML file, a task name such as 'p2', or a Config)."
             )

@@ -26,6 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="only these derivations (names as in the table's 'function' column)",
     )
+    parser.add_argument(
+        "--task",
+        action="append",
+        metavar="TASK",
+        help="verify a task's closed form instead (p2, or your own as MODULE:NAME or "
+        "path/to/file.py:NAME) at random data, parameters and hyperparameters; repeatable",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
     parser.add_argument("--trials", type=int, default=3, help="random sizes per derivation (3)")
     parser.add_argument(
@@ -41,6 +48,15 @@ def run(args: argparse.Namespace, derivations=None) -> int:
     from . import verify
 
     try:
+        if args.task:
+            from ..task import resolve_task
+            from ..task._verify import task_derivations
+
+            try:
+                tasks = [resolve_task(ref) for ref in args.task]
+            except ValueError as e:
+                raise ValueError(f"--task: {e}") from None
+            derivations = [d for t in tasks for d in task_derivations(t)]
         result = verify(
             dtypes=tuple(args.dtype or ("float32", "float64")),
             trials=args.trials,
