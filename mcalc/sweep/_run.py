@@ -42,7 +42,7 @@ from ..train import _files
 from ..train._driver import Interrupted
 from ._spec import SweepError, SweepSpec, expand, parse_sweep
 
-__all__ = ["sweep", "SweepResult", "load_sweep", "lane_config", "SEED_KEYS"]
+__all__ = ["sweep", "prepare_sweep", "SweepResult", "load_sweep", "lane_config", "SEED_KEYS"]
 
 #: Swept keys that draw a different random sample of the same configuration.
 SEED_KEYS = ("seed", "data.seed")
@@ -331,6 +331,7 @@ def sweep(
     sweeps_dir: str | Path = "sweeps",
     resume: str | Path | None = None,
     progress: bool | None = None,
+    distributed: bool | Mapping[str, Any] | None = None,
     **overrides: Any,
 ) -> SweepResult:
     """Train every configuration of a sweep; configurations that share shapes as one program.
@@ -341,12 +342,17 @@ def sweep(
       sweeps_dir: parent folder of the new sweep folder.
       resume: a sweep folder to continue from its last checkpoint.
       progress: show a progress bar (default: when stderr is a terminal).
+      distributed: take part in one sweep over several processes (``jax.distributed``):
+        ``True`` joins from the cluster's environment, or a mapping with
+        ``coordinator`` (``"host:port"``), ``num_processes`` and ``process_id``. Every
+        process runs this same call; process 0 writes the sweep folder. (On one machine
+        ``mcalc sweep CONFIG --processes N`` starts the processes itself.)
       **overrides: dotted keys (``__`` for the dots) -> values, as ``key=value`` on
         the command line; ``sweep__params__model.lam=[...]`` style keys set the sweep;
         ``task=<mcalc.Task>`` gives the task as an object.
 
     Returns:
-      A :class:`SweepResult`.
+      A :class:`SweepResult` (in every process).
 
     Raises:
       SweepError, ConfigError: (``ValueError``) on a malformed sweep or config, or a grid
@@ -354,7 +360,10 @@ def sweep(
       Interrupted: (a ``KeyboardInterrupt``) on Ctrl-C, naming the folder to resume.
     """
     from ..train._cache import setup_compilation_cache
+    from . import _distributed as dist
 
+    if distributed:
+        dist.initialize(**({} if distributed is True else dict(distributed)))
     t0 = time.perf_counter()
     if resume is not None:
         sweep_dir = Path(resume).absolute()
@@ -375,26 +384,16 @@ def sweep(
     configs = expand(spec)
     bar = None
     sweep_dir_made = resume is not None
+    writer = dist.is_writer()
     try:
         groups = _plan(base, spec, configs)
         if resume is None:
-            sweep_dir = _files.create_run_dir(sweeps_dir, base.name)
+            made = _create(sweeps_dir, base, spec, configs, groups) if writer else None
+            sweep_dir = Path(dist.broadcast_text(str(made) if made else None))
             sweep_dir_made = True
-            text = to_yaml(
-                base,
-                header="mcalc sweep: the resolved base config; resume with: mcalc sweep --resume <this folder>",
-            )
-            import yaml
-
-            text += yaml.safe_dump({"sweep": spec.to_dict()}, sort_keys=False, allow_unicode=True)
-            _files.write_text(sweep_dir / "sweep.yaml", text)
-            _files.write_json(
-                sweep_dir / "configs.json",
-                [{"lane": i, "group": _group_of(groups, i), **c} for i, c in enumerate(configs)],
-            )
-        else:
+        elif writer:
             _files.remove_temporary(sweep_dir)
-        bar = _progress(groups, progress)
+        bar = _progress(groups, progress) if writer else None
         rows: list[dict[str, Any]] = [dict() for _ in configs]
         for g in groups:
             for lane, row in zip(
@@ -414,25 +413,28 @@ def sweep(
     seeds = [k for k in params if k in SEED_KEYS]
     ranked = _rank(rows, params, seeds, metric)
     best = ranked[0] if ranked and ranked[0]["n"] else None
-    _write_results(sweep_dir, rows, params)
     seconds = time.perf_counter() - t0
-    summary = {
-        "sweep_dir": str(sweep_dir),
-        "configurations": len(rows),
-        "groups": len(groups),
-        "status": {
-            s: sum(r["status"] == s for r in rows) for s in sorted({r["status"] for r in rows})
-        },
-        "metric": metric,
-        "seeds": seeds,
-        "best": best,
-        "ranking": ranked,
-        "seconds": seconds,
-    }
-    _files.write_json(sweep_dir / "summary.json", summary)
-    from ._plots import plot_sweep
+    if writer:
+        _write_results(sweep_dir, rows, params)
+        summary = {
+            "sweep_dir": str(sweep_dir),
+            "configurations": len(rows),
+            "groups": len(groups),
+            "processes": _process_count(),
+            "status": {
+                s: sum(r["status"] == s for r in rows) for s in sorted({r["status"] for r in rows})
+            },
+            "metric": metric,
+            "seeds": seeds,
+            "best": best,
+            "ranking": ranked,
+            "seconds": seconds,
+        }
+        _files.write_json(sweep_dir / "summary.json", summary)
+        from ._plots import plot_sweep
 
-    plot_sweep(sweep_dir, rows, params, metric, seeds)
+        plot_sweep(sweep_dir, rows, params, metric, seeds)
+    dist.barrier("mcalc sweep: the folder is written")
     return SweepResult(
         sweep_dir=sweep_dir,
         rows=rows,
@@ -443,6 +445,53 @@ def sweep(
         seeds=seeds,
         seconds=seconds,
     )
+
+
+def _process_count() -> int:
+    import jax
+
+    return jax.process_count()
+
+
+def _create(
+    sweeps_dir: str | Path,
+    base: Any,
+    spec: SweepSpec,
+    configs: list[dict[str, Any]],
+    groups: list[_Group],
+) -> Path:
+    """A new sweep folder with its ``sweep.yaml`` (what ``--resume`` reads) and ``configs.json``."""
+    import yaml
+
+    sweep_dir = _files.create_run_dir(sweeps_dir, base.name)
+    text = to_yaml(
+        base,
+        header="mcalc sweep: the resolved base config; resume with: mcalc sweep --resume <this folder>",
+    )
+    text += yaml.safe_dump({"sweep": spec.to_dict()}, sort_keys=False, allow_unicode=True)
+    _files.write_text(sweep_dir / "sweep.yaml", text)
+    _files.write_json(
+        sweep_dir / "configs.json",
+        [{"lane": i, "group": _group_of(groups, i), **c} for i, c in enumerate(configs)],
+    )
+    return sweep_dir
+
+
+def prepare_sweep(config: Any, *, sweeps_dir: str | Path = "sweeps", **overrides: Any) -> Path:
+    """Check a sweep and make its folder without training it: ``mcalc sweep --resume`` (in
+    one process or several) then trains it. What ``mcalc sweep --processes N`` does first.
+
+    Raises:
+      SweepError, ConfigError: as :func:`sweep`, before the folder is made.
+    """
+    base, spec = load_sweep(config, {k.replace("__", "."): v for k, v in overrides.items()})
+    _files.check_parent(sweeps_dir, "sweeps_dir", "mcalc.sweep")
+    configs = expand(spec)
+    try:
+        groups = _plan(base, spec, configs)
+        return _create(sweeps_dir, base, spec, configs, groups)
+    finally:
+        _DATASETS.clear()
 
 
 def _rank(
@@ -554,8 +603,11 @@ def _train_group(
     hypers = _with_optima(program, data, hypers, len(g.lanes))
     keys = jnp.stack([jax.random.PRNGKey(int(v.get("seed", cfg.seed))) for v in lane_values])
     t = cfg.train
+    from . import _distributed as dist
+
+    writer = dist.is_writer()
     gdir.mkdir(parents=True, exist_ok=True)
-    if not meta.is_file():
+    if writer and not meta.is_file():
         _files.write_json(
             meta,
             {
@@ -586,13 +638,15 @@ def _train_group(
                 checkpoints=ckpt,
                 every=max(1, t.checkpoint_every // t.log_every) if t.checkpoint_every else 10**9,
                 tick=tick if bar is not None else None,
+                writer=writer,
             )
         )
     finally:
         ckpt.close()
-    with deferred_interrupt():
-        save_params(gdir / "params.npz", out.params)
-        _files.write_json(gdir / "model.json", model_info(cfg, dataset))
+    if writer:
+        with deferred_interrupt():
+            save_params(gdir / "params.npz", out.params)
+            _files.write_json(gdir / "model.json", model_info(cfg, dataset))
     rows = []
     for j, lane in enumerate(g.lanes):
         status, reason = lane_status(out.final, j)
@@ -604,8 +658,9 @@ def _train_group(
                 continue
             row[k] = _scalar(v[j])
         rows.append(row)
-    with deferred_interrupt():
-        _files.write_json(gdir / "result.json", {"rows": rows})
+    if writer:
+        with deferred_interrupt():
+            _files.write_json(gdir / "result.json", {"rows": rows})
     return rows
 
 

@@ -82,15 +82,20 @@ _held = False
 
 def _hold_for_tests(path: Path) -> None:
     """A test hook: with ``MCALC_TEST_HOLD_AT_CHECKPOINT=<file>`` in the environment, the first
-    checkpoint a process writes is followed by writing ``<file>`` (the checkpoint's path)
-    and waiting there until the process is killed or interrupted -- so that a test can
-    kill or interrupt a run at a known point, however fast or slow the machine."""
+    checkpoint a process writes is followed by writing ``<file>`` (the process id, then the
+    checkpoint's path; ``<file>.<i>`` for process ``i`` of several) and waiting there until
+    the process is killed or interrupted -- so that a test can kill or interrupt a run at a
+    known point, however fast or slow the machine."""
     global _held
     marker = os.environ.get("MCALC_TEST_HOLD_AT_CHECKPOINT")
     if not marker or _held:
         return
     _held = True
-    _files.write_text(marker, str(path))
+    import jax
+
+    if jax.process_count() > 1:  # one marker per process: <file>.<process index>
+        marker = f"{marker}.{jax.process_index()}"
+    _files.write_text(marker, f"{os.getpid()}\n{path}\n")
     while True:
         time.sleep(1.0)
 
@@ -111,6 +116,8 @@ class GroupRun:
       every: checkpoint every this many chunks (and when the group finishes).
       tick: called after each chunk with ``(chunks_done, records_of_the_chunk)``.
       t_start: ``time.perf_counter()`` at the start (records carry ``time_s``).
+      writer: whether this process writes the metrics (process 0 of several; every
+        process takes part in the checkpoints).
     """
 
     folder: Path
@@ -123,6 +130,7 @@ class GroupRun:
     every: int
     tick: Callable[[int, list[dict[str, Any]]], None] | None = None
     t_start: float = dataclasses.field(default_factory=time.perf_counter)
+    writer: bool = True
 
     @property
     def n_lanes(self) -> int:
@@ -199,9 +207,17 @@ def _save(run: GroupRun, chunks: int, states: Any) -> None:
 
 
 def _append(run: GroupRun, records: list[dict[str, Any]]) -> None:
+    if not run.writer:
+        return
     with deferred_interrupt():
         for rec in records:
             _files.append_jsonl(run.metrics_path, rec)
+
+
+def _rewrite(run: GroupRun, records: list[dict[str, Any]]) -> None:
+    if run.writer:
+        with deferred_interrupt():
+            _files.rewrite_jsonl(run.metrics_path, records)
 
 
 def _from_records(run: GroupRun, history: list[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -230,8 +246,7 @@ def drive(run: GroupRun) -> Outcome:
     if last is None:
         states = runner.init(run.keys, run.hypers)
         done = 0
-        with deferred_interrupt():
-            _files.rewrite_jsonl(run.metrics_path, [])
+        _rewrite(run, [])
         m0 = runner.lanes_out(runner.evaluate(states, hypers))
         history = _records(run, 0, m0, np.ones(run.n_lanes, bool))
         _append(run, history)
@@ -241,8 +256,7 @@ def drive(run: GroupRun) -> Outcome:
         done = run.chunk_of(last)
         # records written after the checkpoint are written again by the resumed run
         history = [r for r in _files.read_jsonl(run.metrics_path) if r.get("chunk", 0) <= done]
-        with deferred_interrupt():
-            _files.rewrite_jsonl(run.metrics_path, history)
+        _rewrite(run, history)
         final = _from_records(run, history)
     first_chunk_s = None
     live = ~_finished(run.program, final)

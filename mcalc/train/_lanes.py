@@ -23,6 +23,12 @@ from :class:`mcalc.train.Program`'s pure ``init`` and ``chunk``:
   over a one-axis mesh); each device maps over its own lanes. In ``loop`` mode
   lanes go round-robin to the devices. Lanes are padded
   to a multiple of the device count with copies of lane 0 that are dropped.
+* With several processes (``jax.distributed``: ``mcalc sweep --processes N``, or one
+  process per host of a cluster) the lane axis is sharded over the devices of every
+  process -- one SPMD program, each process computing the lanes on its own devices;
+  ``lanes: loop`` runs them one at a time on each device there. The lanes' metrics are
+  gathered to every process after each chunk (JAX's collectives, Gloo on the CPU),
+  and checkpoints are written by all processes together (orbax).
 * After each chunk (``train.log_every`` steps) the metrics of every lane come
   back to the host; at checkpoints the stacked state is saved (orbax, atomic),
   so a killed sweep resumes from its last finished chunk with identical results.
@@ -150,12 +156,20 @@ class GroupRunner:
         self.program = program
         self.n_lanes = n_lanes
         devices = jax.devices() if devices == "all" else jax.devices()[: int(devices)]
-        self.n_devices = len(devices) if len(devices) > 1 and n_lanes > 1 else 1
+        multi = jax.process_count() > 1
+        # several processes: one SPMD program over every process's devices, whatever n_lanes
+        self.n_devices = len(devices) if len(devices) > 1 and (n_lanes > 1 or multi) else 1
         self.padded = math.ceil(n_lanes / self.n_devices) * self.n_devices
         self.abstract_state = program.abstract_state()
         self.batch, self.reason = choose_lanes(
             lanes, program, self.padded // self.n_devices, memory_mb, self.abstract_state
         )
+        if multi and self.batch == 0:
+            self.batch = 1
+            self.reason += (
+                f"; over {jax.process_count()} processes: one program sharded over every "
+                "process's devices, a lane at a time on each"
+            )
         self.loop = self.batch == 0
         self.workers = (
             default_workers(n_lanes)
@@ -210,7 +224,7 @@ class GroupRunner:
         else:
             self._lane_sharding = self._replicated = None
         self._chunk = jax.jit(local_chunk, donate_argnums=0)
-        self._init = jax.jit(jax.vmap(program.init))
+        self._init = jax.jit(jax.vmap(program.init), out_shardings=self._lane_sharding)
         self._eval = jax.jit(jax.vmap(program.report, in_axes=(0, 0, None)))
         self.data = self._put(data, self._replicated)
 
@@ -222,7 +236,17 @@ class GroupRunner:
     # -- placement ----------------------------------------------------------------
 
     def _put(self, tree: Any, sharding: Any) -> Any:
-        return tree if sharding is None else jax.device_put(tree, sharding)
+        """``tree`` (the same host values in every process) placed with ``sharding``."""
+        if sharding is None:
+            return tree
+        if jax.process_count() == 1:
+            return jax.device_put(tree, sharding)
+
+        def put(x: Any) -> jax.Array:  # every process holds the whole value: take its shards
+            x = np.asarray(x)
+            return jax.make_array_from_callback(x.shape, sharding, lambda idx: x[idx])
+
+        return jax.tree.map(put, tree)
 
     def _pad(self, tree: Any) -> Any:
         extra = self.padded - self.n_lanes
@@ -267,7 +291,8 @@ class GroupRunner:
         """Initial states of every lane: stacked and sharded like the lanes (``loop``: a list)."""
         if self.loop:
             return [self._init1(*self._lane((keys, hypers), i)) for i in range(self.n_lanes)]
-        return self._put(self._init(self._pad(keys), self._pad(hypers)), self._lane_sharding)
+        keys, hypers = self._put(self._pad((jnp.asarray(keys), hypers)), self._lane_sharding)
+        return self._init(keys, hypers)
 
     def evaluate(self, states: Any, hypers: Any) -> dict[str, Any]:
         """The metrics of every lane's current state (:meth:`Program.report`), as a chunk gives."""
@@ -299,13 +324,18 @@ class GroupRunner:
         return [s for s, _ in out], metrics
 
     def abstract_lanes(self) -> Any:
-        """The shapes of the stacked (padded) state, for restoring a checkpoint."""
+        """The shapes of the stacked (padded) state, for restoring a checkpoint (with the lanes'
+        sharding, so that each process reads its own lanes)."""
+        sharding = None if self.loop else self._lane_sharding
         return jax.tree.map(
-            lambda x: jax.ShapeDtypeStruct((self.padded, *x.shape), x.dtype), self.abstract_state
+            lambda x: jax.ShapeDtypeStruct((self.padded, *x.shape), x.dtype, sharding=sharding),
+            self.abstract_state,
         )
 
     def restore(self, states: Any) -> Any:
         """Place restored (stacked, padded) states on the devices like fresh ones."""
         if self.loop:
             return [self._lane(states, i) for i in range(self.n_lanes)]
+        if jax.process_count() > 1:
+            return states  # restored with the lanes' sharding already
         return self._put(states, self._lane_sharding)
