@@ -1,7 +1,7 @@
 """mcalc: a JAX functional research framework for the matrix calculus of classic ML.
 
-The seven problems of ``spec/problems.md`` as pure JAX functions, each beside its
-closed-form gradient, verified against ``jax.grad`` and finite differences.
+Seven problems of matrix calculus for machine learning as pure JAX functions, each beside
+its closed-form gradient, verified against ``jax.grad`` and finite differences.
 """
 
 from .check import GradCheckReport as GradCheckReport

@@ -30,9 +30,16 @@ def derivations() -> dict[str, Derivation]:
     Each :class:`Derivation` carries its function ``f``, closed-form gradient
     ``grad``, the argument ``argnum`` it differentiates, a sampler of valid random
     inputs of random sizes, and LaTeX formulas of the function and the gradient.
+    :func:`mcalc.verify` checks them all; iterate the dict for the names, or its
+    ``.values()`` for the records.
+
+    Returns:
+      A new ``dict`` from each derivation's name to its :class:`Derivation`.
 
     Example:
       >>> import mcalc
+      >>> list(mcalc.derivations())[:3]
+      ['trace_power_k0', 'trace_power_k1', 'trace_power_k2']
       >>> d = mcalc.derivations()["quadratic_form"]
       >>> d.problem, d.grad_formula
       ('P6', '(X + X^\\\\top)\\\\,w')
