@@ -232,8 +232,12 @@ class PageExamples(pytest.Item):
 
 class PageFile(pytest.File):
     def collect(self):
-        if any(True for _ in parse_page(self.path).examples()):
-            yield PageExamples.from_parent(self, name="examples")
+        examples = list(parse_page(self.path).examples())
+        if examples:
+            item = PageExamples.from_parent(self, name="examples")
+            if any(e.region.evaluator is evaluate_console for e in examples):
+                item.add_marker(pytest.mark.slow)  # it spawns processes, like the CLI tests
+            yield item
 
 
 def _is_page(path: Path) -> bool:

@@ -113,10 +113,12 @@ pip install ".[docs]"   # shown, not run
 """
 
 
+@pytest.mark.slow
 def test_runner_passes_a_page_whose_output_matches(runner, tmp_path):
     runner.run_page(_page(tmp_path, GOOD))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "drift, message",
     [
