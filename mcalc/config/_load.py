@@ -54,7 +54,20 @@ Layer = tuple[str, dict[str, Any]]  # (where it came from, the mapping)
 
 
 class ConfigError(ValueError):
-    """A config that does not fit the schema; the message names the key and the fix."""
+    """A config that does not fit the schema; the message names the key and the fix.
+
+    Raised by :func:`load_config`, :func:`validate_config` and :func:`parse_overrides`
+    (and so by :func:`mcalc.train` and :func:`mcalc.sweep`) before anything runs. It is a
+    ``ValueError``; the command line prints its message and exits with status 2.
+
+    Example:
+      >>> import mcalc
+      >>> try:
+      ...     mcalc.load_config("p2", ["train.stepz=10"])
+      ... except mcalc.ConfigError as error:
+      ...     print(error)
+      override 'train.stepz=10': unknown config key 'train.stepz'. Did you mean 'train.steps'? ...
+    """
 
 
 class _Patch(dict):
@@ -169,7 +182,25 @@ def parse_overrides(
     String values are parsed as YAML (``1e-3`` is a float, ``null`` is ``None``,
     ``{momentum: 0.9}`` a mapping). Mapping keys may be dotted or use ``__``
     for the dots (``train__steps=10`` as a Python keyword); nested mappings are
-    taken as they are.
+    taken as they are. Keys are not checked here: :func:`load_config` checks them
+    against the schema when it applies the layers.
+
+    Args:
+      overrides: ``key=value`` strings, mappings of dotted keys to values, a sequence
+        mixing both, or ``None``.
+
+    Returns:
+      A list of layers, one per override: ``(where it came from, nested mapping)``.
+
+    Raises:
+      ConfigError: on a string without ``=`` or a mapping key that is not a string.
+
+    Example:
+      >>> from mcalc.config import parse_overrides
+      >>> parse_overrides(["train.steps=1e3", "optimizer.args={momentum: 0.9}"])
+      [("override 'train.steps=1e3'", {'train': {'steps': 1000.0}}), ("override 'optimizer.args={momentum: 0.9}'", {'optimizer': {'args': {'momentum': 0.9}}})]
+      >>> parse_overrides({"model__lam": 0.1})
+      [('override model__lam', {'model': {'lam': 0.1}})]
     """
     if not overrides:
         return []
@@ -486,8 +517,30 @@ def _solver_owner(solver: str) -> str:
 def validate_config(config: Config) -> Config:
     """Check the values of a typed config (choices, ranges, combinations); return it.
 
+    :func:`load_config` calls it on every config it resolves; call it yourself on a
+    :class:`Config` you built or changed in Python.
+
+    Args:
+      config: a :class:`Config`.
+
+    Returns:
+      ``config`` itself, unchanged, when it is valid.
+
     Raises:
       ConfigError: naming the key, what it must be and what it is.
+
+    Example:
+      >>> import dataclasses, mcalc
+      >>> from mcalc.config import validate_config
+      >>> cfg = mcalc.default_config("p2")
+      >>> validate_config(cfg) is cfg
+      True
+      >>> bad = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, lam=-1.0))
+      >>> try:
+      ...     validate_config(bad)
+      ... except mcalc.ConfigError as error:
+      ...     print(error)
+      config key 'model.lam' must be finite, ≥ 0; got -1.0.
     """
     from ..task import resolve_task
 
@@ -708,7 +761,21 @@ def resolve_layers(layers: Sequence[Layer]) -> Config:
 
 
 def config_diff(a: Config, b: Config) -> list[str]:
-    """Dotted keys whose values differ between two configs."""
+    """Dotted keys whose values differ between two configs.
+
+    Args:
+      a: a :class:`Config` (or a section of one).
+      b: another, of the same type.
+
+    Returns:
+      The sorted dotted keys (``"model.lam"``) whose values differ; empty when equal.
+
+    Example:
+      >>> import mcalc
+      >>> from mcalc.config import config_diff
+      >>> config_diff(mcalc.default_config("p2"), mcalc.load_config("p2", ["model.lam=0.1"]))
+      ['model.lam']
+    """
 
     def flat(obj: Any, prefix: str = "") -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -52,7 +52,13 @@ def _f(default: Any, help: str) -> Any:  # noqa: A002 - "help" reads best in the
 
 @dataclass
 class DataConfig:
-    """Where the samples come from and how they are prepared."""
+    """Where the samples come from and how they are prepared (the ``data`` section).
+
+    Example:
+      >>> import mcalc
+      >>> mcalc.default_config("p4").data.source, mcalc.config.DataConfig().test_fraction
+      ('diabetes', 0.2)
+    """
 
     source: str = _f(
         "synthetic", "synthetic | breast_cancer | diabetes (bundled with scikit-learn) | csv | npz"
@@ -104,7 +110,14 @@ class ModelConfig:
 
 @dataclass
 class ScheduleConfig:
-    """An optax learning-rate schedule, by name."""
+    """An optax learning-rate schedule, by name (the ``optimizer.schedule`` section).
+
+    Example:
+      >>> import mcalc
+      >>> schedule = mcalc.default_config("p7").optimizer.schedule
+      >>> schedule.name, schedule.args
+      ('cosine_decay_schedule', {'init_value': 0.01, 'decay_steps': 2000})
+    """
 
     name: str = _f(
         "constant_schedule",
@@ -115,7 +128,14 @@ class ScheduleConfig:
 
 @dataclass
 class OptimizerConfig:
-    """The optax optimizer of ``solver: optax``."""
+    """The optax optimizer of ``solver: optax`` (the ``optimizer`` section).
+
+    Example:
+      >>> import mcalc
+      >>> optimizer = mcalc.default_config("p2").optimizer
+      >>> optimizer.name, optimizer.learning_rate, optimizer.args
+      ('sgd', 0.5, {'momentum': 0.9})
+    """
 
     name: str = _f(
         "sgd", "any optax optimizer by name: sgd, adam, adamw, lion, rmsprop, lbfgs, ..."
@@ -131,7 +151,13 @@ class OptimizerConfig:
 
 @dataclass
 class TrainConfig:
-    """The training loop."""
+    """The training loop (the ``train`` section).
+
+    Example:
+      >>> import mcalc
+      >>> mcalc.load_config("p2", ["train.steps=100"]).train.steps
+      100
+    """
 
     steps: int = _f(1000, "optimizer steps (solver optax), or the iteration cap of an exact solver")
     batch_size: int | None = _f(
@@ -155,7 +181,18 @@ class TrainConfig:
 
 @dataclass
 class Config:
-    """One experiment: a task, its data, model, optimizer and training loop."""
+    """One experiment: a task, its data, model, optimizer and training loop.
+
+    Build one with :func:`mcalc.load_config` (a file, a task, overrides; validated) or
+    :func:`mcalc.default_config`; constructed directly, it holds the schema's defaults
+    and is validated only by :func:`mcalc.config.validate_config`.
+
+    Example:
+      >>> import mcalc
+      >>> cfg = mcalc.Config()
+      >>> cfg.task, cfg.solver, cfg.train.steps, cfg.data.source
+      ('p2', 'optax', 1000, 'synthetic')
+    """
 
     task: str = _f(
         "p2",
@@ -177,7 +214,23 @@ class Config:
 
 
 def field_help(cls: type, name: str) -> str:
-    """The one-line help of field ``name`` of dataclass ``cls``."""
+    """The one-line help of field ``name`` of dataclass ``cls``.
+
+    Args:
+      cls: a schema dataclass, e.g. :class:`TrainConfig`.
+      name: one of its fields.
+
+    Returns:
+      The help text ("" for a field without one).
+
+    Raises:
+      KeyError: if ``cls`` has no field ``name``.
+
+    Example:
+      >>> from mcalc.config._schema import TrainConfig, field_help
+      >>> field_help(TrainConfig, "keep_checkpoints")
+      'number of most recent checkpoints kept on disk'
+    """
     for f in dataclasses.fields(cls):
         if f.name == name:
             return f.metadata.get("help", "")

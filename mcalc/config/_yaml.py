@@ -72,6 +72,23 @@ def to_yaml(config: Any, *, comments: bool = True, header: str | None = None) ->
 
     Returns:
       YAML text that :func:`mcalc.load_config` reads back to an equal config.
+
+    Raises:
+      TypeError: if ``config`` is not a dataclass instance.
+
+    Example:
+      >>> import mcalc
+      >>> from mcalc.config import to_yaml
+      >>> print(to_yaml(mcalc.default_config("p2").train, comments=False))
+      steps: 2000
+      batch_size: null
+      log_every: 50
+      checkpoint_every: 1000
+      keep_checkpoints: 2
+      tol: 1.0e-06
+      gap_tol: null
+      plots: true
+      <BLANKLINE>
     """
     lines = _lines(config, 0, comments)
     width = max(len(code) for code, _ in lines) + 2

@@ -33,17 +33,29 @@ LABEL_SETS: dict[str, tuple[float, float] | None] = {
 class Dataset:
     """Training and test arrays of one task, ready for the model.
 
+    :func:`load_data` builds it from a config; ``n_train``, ``n_test`` and ``dim``
+    (``D'``, the columns the model sees) are derived from the arrays.
+
     Attributes:
       X_train: ``[N, D']`` features (``D' = D + 1`` with an intercept column, last).
       y_train: ``[N]`` labels or targets.
-      X_test: ``[N_test, D']``; y_test: ``[N_test]`` (``N_test`` may be 0).
+      X_test: ``[N_test, D']`` (``N_test`` may be 0).
+      y_test: ``[N_test]``.
       feature_names: ``D'`` names (``"intercept"`` last when there is one).
       description: where the samples came from, for reports.
       n_features: ``D``, features before the intercept.
       intercept: whether the last column is the constant 1.
-      mean, scale: ``[D]`` the standardisation fitted on the training split (``None``
-        when not standardised): ``x_std = (x - mean) / scale``.
+      mean: ``[D]`` the means the features were centred by, fitted on the training
+        split (``None`` when not standardised).
+      scale: ``[D]`` the standard deviations they were divided by: ``x_std = (x - mean) /
+        scale`` (``None`` when not standardised).
       target: the label column's name in a CSV with a header (``None`` otherwise).
+
+    Example:
+      >>> import mcalc
+      >>> ds = mcalc.load_data(mcalc.load_config("p4"))  # diabetes, with an intercept
+      >>> ds.n_train, ds.n_test, ds.n_features, ds.dim, ds.feature_names[-1]
+      (354, 88, 10, 11, 'intercept')
     """
 
     X_train: np.ndarray
@@ -60,10 +72,12 @@ class Dataset:
 
     @property
     def n_train(self) -> int:
+        """``N``: training samples."""
         return int(self.X_train.shape[0])
 
     @property
     def n_test(self) -> int:
+        """``N_test``: test samples (may be 0)."""
         return int(self.X_test.shape[0])
 
     @property
@@ -174,6 +188,7 @@ def load_data(config: Any) -> Dataset:
         ``data.relabel`` that fixes it when there is one), a feature count that does
         not match ``model.n_features``, an unreadable file or a split without
         training samples.
+      ConfigError: if ``config`` is not a valid config (see :func:`mcalc.load_config`).
 
     Example:
       >>> import mcalc

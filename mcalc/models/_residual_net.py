@@ -31,7 +31,13 @@ class ResidualNet(nnx.Module):
       dtype: floating dtype of the parameters.
 
     Attributes:
-      W0: ``nnx.Param`` ``[M, D]``; W1: ``nnx.Param`` ``[D, M]``; w2: ``nnx.Param`` ``[D]``.
+      W0: ``nnx.Param`` ``[M, D]``, LeCun-normal at initialisation (:func:`mcalc.resnet_init`).
+      W1: ``nnx.Param`` ``[D, M]``.
+      w2: ``nnx.Param`` ``[D]``.
+
+    Raises:
+      ValueError: if ``D`` or ``M`` is not an integer ``>= 1``.
+      TypeError: if ``dtype`` is not a floating dtype.
 
     Example:
       >>> import jax.numpy as jnp, mcalc
@@ -49,11 +55,33 @@ class ResidualNet(nnx.Module):
         self.w2 = nnx.Param(p["w2"])
 
     def __call__(self, X: jax.Array) -> jax.Array:
-        """Outputs ``[N]`` for inputs ``X: [N, D]``; the same as ``resnet_forward(self.params(), X)``."""
+        """Outputs ``[N]`` for inputs ``X: [N, D]``; the same as ``resnet_forward(self.params(), X)``.
+
+        Args:
+          X: ``[N, D]`` inputs, one sample per row.
+
+        Returns:
+          ``[N]`` outputs in ``(0, 1)``.
+
+        Raises:
+          ValueError: if ``X`` is not ``[N, D]``.
+        """
         return resnet_forward(self.params(), X)
 
     def params(self) -> dict[str, jax.Array]:
-        """The parameters as ``{"W0": [M, D], "W1": [D, M], "w2": [D]}``."""
+        """The parameters as the dict the functional API takes.
+
+        Returns:
+          ``{"W0": [M, D], "W1": [D, M], "w2": [D]}``, the module's arrays (no copies), for
+          :func:`mcalc.resnet_forward`, :func:`mcalc.resnet_loss` and :func:`mcalc.resnet_grad`.
+
+        Example:
+          >>> import jax.numpy as jnp, mcalc
+          >>> from flax import nnx
+          >>> net = mcalc.ResidualNet(D=3, M=4, rngs=nnx.Rngs(0))
+          >>> {k: a.shape for k, a in net.params().items()}
+          {'W0': (4, 3), 'W1': (3, 4), 'w2': (3,)}
+        """
         return {"W0": self.W0[...], "W1": self.W1[...], "w2": self.w2[...]}
 
     def grads_to_state(self, grads: dict[str, jax.Array]) -> nnx.State:
@@ -99,7 +127,28 @@ class ResidualNet(nnx.Module):
 
     @classmethod
     def from_params(cls, params: dict[str, jax.Array]) -> ResidualNet:
-        """A module holding exactly the arrays of ``params`` (as :func:`resnet_init` returns)."""
+        """A module holding exactly the arrays of ``params`` (as :func:`resnet_init` returns).
+
+        Args:
+          params: ``{"W0": [M, D], "W1": [D, M], "w2": [D]}``; ``D``, ``M`` and the dtype
+            come from it.
+
+        Returns:
+          A :class:`ResidualNet` whose forward pass is ``resnet_forward(params, X)``.
+
+        Raises:
+          ValueError: on keys other than ``W0``, ``W1``, ``w2``, or shapes that do not fit
+            together.
+          TypeError: if a parameter is not an array of real numbers.
+
+        Example:
+          >>> import jax, jax.numpy as jnp, mcalc
+          >>> params = mcalc.resnet_init(jax.random.key(0), D=3, M=4)
+          >>> net = mcalc.ResidualNet.from_params(params)
+          >>> X = jnp.ones((2, 3))
+          >>> bool(jnp.array_equal(net(X), mcalc.resnet_forward(params, X)))
+          True
+        """
         p, D, M = _params("mcalc.ResidualNet.from_params", params)
         net = nnx.eval_shape(lambda: cls(D, M, rngs=nnx.Rngs(0), dtype=p["W0"].dtype))
         net.W0 = nnx.Param(p["W0"])

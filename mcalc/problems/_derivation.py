@@ -17,7 +17,7 @@ class Derivation:
 
     Attributes:
       name: unique registry key, e.g. ``"logistic_l2"``.
-      problem: the problem of ``spec/problems.md`` it belongs to, ``"P1"`` .. ``"P7"``.
+      problem: the problem it belongs to, ``"P1"`` .. ``"P7"`` (see the docs' problem page).
       f: the scalar function ``f(*args)``.
       grad: the closed form of ``jax.grad(f, argnums=argnum)(*args)``.
       argnum: which positional argument the gradient is taken in (an int, or
@@ -27,6 +27,21 @@ class Derivation:
       formula: LaTeX of the function.
       grad_formula: LaTeX of the gradient.
       wrt: name of the argument the gradient is taken in, for tables.
+
+    :func:`mcalc.derivations` returns the built-in ones; :func:`mcalc.verify` checks any
+    (``derivations=[...]``), each row one :func:`mcalc.check_grad` at points drawn by
+    ``sample``.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, mcalc
+      >>> cube = mcalc.Derivation(
+      ...     name="sum_cubed", problem="mine", f=lambda x: jnp.sum(x**3),
+      ...     grad=lambda x: 3 * x**2, argnum=0,
+      ...     sample=lambda key, dtype: (jax.random.normal(key, (3,), dtype),),
+      ...     formula=r"\\sum_i x_i^3", grad_formula="3x^2", wrt="x",
+      ... )
+      >>> mcalc.verify(derivations=[cube], dtypes=["float64"], trials=2).ok
+      True
     """
 
     name: str
@@ -40,6 +55,18 @@ class Derivation:
     wrt: str
 
     def sizes(self, args: tuple[Any, ...]) -> str:
-        """A short description of the sizes of ``args``, e.g. ``"X[5,5]"``."""
+        """The shapes of the array leaves of ``args``, for tables.
+
+        Args:
+          args: a tuple of arguments (pytrees of arrays), e.g. from ``sample``.
+
+        Returns:
+          The shapes, ``x``-joined per leaf and space-separated, ``()`` for a scalar.
+
+        Example:
+          >>> import jax.numpy as jnp, mcalc
+          >>> mcalc.derivations()["quadratic_form"].sizes((jnp.ones(4), jnp.ones((4, 4))))
+          '4 4x4'
+        """
         leaves = jax.tree_util.tree_leaves(args)
         return " ".join("x".join(str(d) for d in leaf.shape) or "()" for leaf in leaves)

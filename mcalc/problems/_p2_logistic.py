@@ -68,7 +68,9 @@ def logistic_l2(w: jax.Array, X: jax.Array, y: jax.Array, *, lam: float = 1.0) -
       The scalar loss, in the dtype of the inputs.
 
     Raises:
-      ValueError: on shapes that do not fit together, or ``lam < 0``.
+      ValueError: on shapes that do not fit together, or a concrete ``lam`` that is negative
+        or not finite.
+      TypeError: if ``w``, ``X`` or ``y`` is not an array of real numbers.
 
     Example:
       >>> import jax.numpy as jnp, mcalc
@@ -85,11 +87,23 @@ def logistic_l2_grad(w: jax.Array, X: jax.Array, y: jax.Array, *, lam: float = 1
 
     .. math:: \\nabla L = X^\\top(\\sigma(Xw) - y) + 2\\lambda w
 
+    The logistic term of each sample, ``softplus(a) - y a`` with ``a = xᵀw``, has
+    derivative ``σ(a) - y`` in ``a``; the chain rule through ``a = Xw`` gives
+    ``Xᵀ(σ(Xw) - y)``, and the penalty adds ``2λw``.
+
     Args:
-      w: ``[D]``; X: ``[N, D]``; y: ``[N]``; lam: ``λ ≥ 0``.
+      w: ``[D]`` weights.
+      X: ``[N, D]`` inputs, one sample per row.
+      y: ``[N]`` labels in ``{0, 1}``.
+      lam: ``λ ≥ 0``, strength of the squared-norm penalty (may be traced).
 
     Returns:
       ``[D]``, the dtype of the inputs.
+
+    Raises:
+      ValueError: on shapes that do not fit together, or a concrete ``lam`` that is negative
+        or not finite.
+      TypeError: if ``w``, ``X`` or ``y`` is not an array of real numbers.
 
     Example:
       >>> import jax.numpy as jnp, mcalc
@@ -107,13 +121,28 @@ def logistic_l2_hessian(w: jax.Array, X: jax.Array, y: jax.Array, *, lam: float 
 
     .. math:: \\nabla^2 L = X^\\top S X + 2\\lambda I, \\quad S = \\operatorname{diag}(f_i(1-f_i))
 
-    Positive definite for ``λ > 0``: the loss is strictly convex.
+    Positive definite for ``λ > 0``: the loss is strictly convex, with one minimiser.
 
     Args:
-      w: ``[D]``; X: ``[N, D]``; y: ``[N]`` (unused by the formula, checked for shape); lam: ``λ ≥ 0``.
+      w: ``[D]`` weights.
+      X: ``[N, D]`` inputs, one sample per row.
+      y: ``[N]`` labels (unused by the formula, checked for shape).
+      lam: ``λ ≥ 0``, strength of the squared-norm penalty (may be traced).
 
     Returns:
-      ``[D, D]`` symmetric matrix.
+      ``[D, D]`` symmetric matrix, the dtype of the inputs.
+
+    Raises:
+      ValueError: on shapes that do not fit together, or a concrete ``lam`` that is negative
+        or not finite.
+      TypeError: if ``w``, ``X`` or ``y`` is not an array of real numbers.
+
+    Example:
+      >>> import jax.numpy as jnp, mcalc
+      >>> X = jnp.array([[1.0, 0.0], [0.0, 1.0]]); y = jnp.array([1.0, 0.0])
+      >>> mcalc.logistic_l2_hessian(jnp.zeros(2), X, y)  # XᵀSX + 2λI, S = diag(1/4)
+      Array([[2.25, 0.  ],
+             [0.  , 2.25]], dtype=float32)
     """
     w, X, y = _args("mcalc.logistic_l2_hessian", w, X, y, lam)
     s = curvature(X @ w)

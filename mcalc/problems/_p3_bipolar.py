@@ -29,6 +29,9 @@ def bipolar_sigmoid(a: jax.Array) -> jax.Array:
     Returns:
       Array of ``a``'s shape and dtype.
 
+    Raises:
+      TypeError: if ``a`` is not an array of real numbers.
+
     Example:
       >>> import jax.numpy as jnp, mcalc
       >>> mcalc.bipolar_sigmoid(jnp.array([0.0, -1000.0]))
@@ -63,6 +66,7 @@ def bipolar_squared(w: jax.Array, X: jax.Array, y: jax.Array) -> jax.Array:
 
     Raises:
       ValueError: on shapes that do not fit together.
+      TypeError: if ``w``, ``X`` or ``y`` is not an array of real numbers.
 
     Example:
       >>> import jax.numpy as jnp, mcalc
@@ -78,11 +82,20 @@ def bipolar_squared_grad(w: jax.Array, X: jax.Array, y: jax.Array) -> jax.Array:
 
     .. math:: \\nabla L = X^\\top\\big[(f - y) \\odot (1 - f^2)/2\\big], \\quad f = \\tanh(Xw/2)
 
+    With ``f = tanh(a/2)``, ``df/da = (1 - f²)/2``; the chain rule through ``a = Xw``
+    sums ``(f_i - y_i) (1 - f_i²)/2 · x_i`` over the samples.
+
     Args:
-      w: ``[D]``; X: ``[N, D]``; y: ``[N]``.
+      w: ``[D]`` weights.
+      X: ``[N, D]`` inputs, one sample per row.
+      y: ``[N]`` targets in ``{-1, 1}``.
 
     Returns:
-      ``[D]``.
+      ``[D]``, the dtype of the inputs.
+
+    Raises:
+      ValueError: on shapes that do not fit together.
+      TypeError: if ``w``, ``X`` or ``y`` is not an array of real numbers.
 
     Example:
       >>> import jax.numpy as jnp, mcalc

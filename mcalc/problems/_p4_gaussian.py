@@ -49,10 +49,12 @@ def gaussian_nll(w: jax.Array, X: jax.Array, y: jax.Array, *, sigma2: float = 1.
       sigma2: noise variance ``σ² > 0``.
 
     Returns:
-      The scalar ``-ln P``.
+      The scalar ``-ln P``, in the dtype of the inputs.
 
     Raises:
-      ValueError: on shapes that do not fit together, or ``sigma2 <= 0``.
+      ValueError: on shapes that do not fit together, or a concrete ``sigma2`` that is not
+        finite and positive.
+      TypeError: if ``w``, ``X`` or ``y`` is not an array of real numbers.
 
     Example:
       >>> import jax.numpy as jnp, mcalc
@@ -72,11 +74,23 @@ def gaussian_nll_grad(
 
     .. math:: \\nabla_w(-\\ln P) = -\\tfrac{1}{\\sigma^2} X^\\top (y - Xw)
 
+    Only the squared residual depends on ``w``: its gradient is ``-2Xᵀ(y - Xw)``,
+    scaled by ``1/(2σ²)``. Setting it to zero gives the normal equations that
+    :func:`least_squares` solves.
+
     Args:
-      w: ``[D]``; X: ``[N, D]``; y: ``[N]``; sigma2: ``σ² > 0``.
+      w: ``[D]`` weights.
+      X: ``[N, D]`` inputs, one sample per row.
+      y: ``[N]`` targets.
+      sigma2: noise variance ``σ² > 0`` (may be traced).
 
     Returns:
-      ``[D]``.
+      ``[D]``, the dtype of the inputs.
+
+    Raises:
+      ValueError: on shapes that do not fit together, or a concrete ``sigma2`` that is not
+        finite and positive.
+      TypeError: if ``w``, ``X`` or ``y`` is not an array of real numbers.
 
     Example:
       >>> import jax.numpy as jnp, mcalc
@@ -97,6 +111,14 @@ class LeastSquaresResult(NamedTuple):
       sigma2: scalar, the MLE of the noise variance ``‖y - Xw‖² / N``.
       rank: integer scalar, the numerical rank of ``X`` (``D`` when the normal
         equations were solved by Cholesky).
+
+    ``full_rank`` is true when ``rank == D``, that is when ``w`` is the unique minimiser.
+
+    Example:
+      >>> import jax.numpy as jnp, mcalc
+      >>> res = mcalc.least_squares(jnp.eye(3), jnp.array([1.0, 2.0, 3.0]))
+      >>> res.w, int(res.rank), res.full_rank
+      (Array([1., 2., 3.], dtype=float32), 3, True)
     """
 
     w: jax.Array
@@ -110,7 +132,22 @@ class LeastSquaresResult(NamedTuple):
 
 
 class RankDeficientWarning(UserWarning):
-    """``X`` has fewer independent columns than features: the minimiser is not unique."""
+    """``X`` has fewer independent columns than features: the minimiser is not unique.
+
+    :func:`least_squares` warns with it, naming the rank, and returns the minimum-norm
+    solution ``X⁺y``. Silence it with ``warnings.simplefilter``, or turn it into an
+    error with ``warnings.simplefilter("error", mcalc.RankDeficientWarning)``.
+
+    Example:
+      >>> import warnings
+      >>> import jax.numpy as jnp, mcalc
+      >>> X = jnp.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])  # two equal columns: rank 1
+      >>> with warnings.catch_warnings(record=True) as caught:
+      ...     warnings.simplefilter("always")
+      ...     res = mcalc.least_squares(X, jnp.array([1.0, 2.0, 3.0]))
+      >>> caught[0].category.__name__, int(res.rank), [round(float(w), 4) for w in res.w]
+      ('RankDeficientWarning', 1, [0.5, 0.5])
+    """
 
 
 @jax.jit
@@ -161,7 +198,12 @@ def least_squares(X: jax.Array, y: jax.Array) -> LeastSquaresResult:
       A :class:`LeastSquaresResult` with ``.w``, ``.sigma2`` and ``.rank``.
 
     Raises:
-      ValueError: on shapes that do not fit together, or NaN/Inf in ``X`` or ``y``.
+      ValueError: on shapes that do not fit together, an empty ``X``, or NaN/Inf in
+        ``X`` or ``y``.
+      TypeError: if ``X`` or ``y`` is not an array of real numbers.
+
+    Warns:
+      RankDeficientWarning: when ``X`` is rank-deficient (and concrete).
 
     Example:
       >>> import jax.numpy as jnp, mcalc

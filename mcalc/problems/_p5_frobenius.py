@@ -28,15 +28,18 @@ def _args(fn, A, B):
 def frobenius(A: jax.Array, B: jax.Array) -> jax.Array:
     """Frobenius inner product ``⟨A, B⟩ = tr(AᵀB) = Σ_ij A_ij B_ij``.
 
+    .. math:: \\langle A, B\\rangle = \\operatorname{tr}(A^\\top B) = \\sum_{ij} A_{ij} B_{ij}
+
     Args:
-      A: array of any shape (usually ``[M, N]``).
+      A: array of any shape (usually ``[M, N]``, square or not).
       B: array of ``A``'s shape.
 
     Returns:
-      A scalar.
+      A scalar, in the dtype ``A`` and ``B`` promote to.
 
     Raises:
       ValueError: if the shapes differ.
+      TypeError: if ``A`` or ``B`` is not an array of real numbers.
 
     Example:
       >>> import jax.numpy as jnp, mcalc
@@ -50,11 +53,21 @@ def frobenius(A: jax.Array, B: jax.Array) -> jax.Array:
 def frobenius_grad(A: jax.Array, B: jax.Array) -> jax.Array:
     """Closed-form gradient of :func:`frobenius` in ``A``: ``B``; equals ``jax.grad(frobenius)``.
 
+    .. math:: \\frac{\\partial \\langle A, B\\rangle}{\\partial A} = B
+
+    ``⟨A, B⟩`` is linear in each ``A_ij`` with coefficient ``B_ij``. With ``B = A``,
+    ``‖A‖_F² = ⟨A, A⟩`` has gradient ``2A``.
+
     Args:
-      A: ``[M, N]``; B: ``[M, N]``.
+      A: ``[M, N]``, the argument the gradient is taken in.
+      B: ``[M, N]``.
 
     Returns:
       ``B`` in the dtype that ``⟨A, B⟩`` has.
+
+    Raises:
+      ValueError: if the shapes differ.
+      TypeError: if ``A`` or ``B`` is not an array of real numbers.
 
     Example:
       >>> import jax.numpy as jnp, mcalc

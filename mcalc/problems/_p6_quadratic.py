@@ -32,15 +32,18 @@ def _args(fn, w, X):
 def quadratic_form(w: jax.Array, X: jax.Array) -> jax.Array:
     """The quadratic form ``wᵀ X w``.
 
+    .. math:: f(w, X) = w^\\top X w = \\sum_{ij} w_i X_{ij} w_j
+
     Args:
       w: ``[D]`` vector.
       X: ``[D, D]`` matrix, not necessarily symmetric.
 
     Returns:
-      A scalar.
+      A scalar, in the dtype ``w`` and ``X`` promote to.
 
     Raises:
-      ValueError: if ``X`` is not square or its size differs from ``w``'s.
+      ValueError: if ``w`` is not 1-D, or ``X`` is not square or its size differs from ``w``'s.
+      TypeError: if ``w`` or ``X`` is not an array of real numbers.
 
     Example:
       >>> import jax.numpy as jnp, mcalc
@@ -56,11 +59,20 @@ def quadratic_form_grad(w: jax.Array, X: jax.Array) -> jax.Array:
 
     .. math:: \\frac{\\partial\\, w^\\top X w}{\\partial w} = (X + X^\\top)\\,w
 
+    Differentiating ``Σ_ij w_i X_ij w_j`` in ``w_k`` picks up the terms with ``i = k``
+    (``(Xw)_k``) and those with ``j = k`` (``(Xᵀw)_k``). Only for a symmetric ``X`` is
+    this ``2Xw``.
+
     Args:
-      w: ``[D]``; X: ``[D, D]``.
+      w: ``[D]`` vector, the argument the gradient is taken in.
+      X: ``[D, D]`` matrix, not necessarily symmetric.
 
     Returns:
-      ``[D]``.
+      ``[D]``, in the dtype ``w`` and ``X`` promote to.
+
+    Raises:
+      ValueError: if ``w`` is not 1-D, or ``X`` is not square or its size differs from ``w``'s.
+      TypeError: if ``w`` or ``X`` is not an array of real numbers.
 
     Example:
       >>> import jax.numpy as jnp, mcalc
@@ -75,11 +87,27 @@ def quadratic_form_grad(w: jax.Array, X: jax.Array) -> jax.Array:
 def quadratic_form_grad_X(w: jax.Array, X: jax.Array) -> jax.Array:
     """Closed-form gradient of :func:`quadratic_form` in ``X``: the outer product ``w wᵀ``.
 
+    .. math:: \\frac{\\partial\\, w^\\top X w}{\\partial X} = w w^\\top
+
+    ``wᵀXw`` is linear in each ``X_ij`` with coefficient ``w_i w_j``. Equals
+    ``jax.grad(quadratic_form, argnums=1)``.
+
     Args:
-      w: ``[D]``; X: ``[D, D]``.
+      w: ``[D]`` vector.
+      X: ``[D, D]`` matrix, the argument the gradient is taken in.
 
     Returns:
-      ``[D, D]``.
+      ``[D, D]``, in the dtype ``w`` and ``X`` promote to.
+
+    Raises:
+      ValueError: if ``w`` is not 1-D, or ``X`` is not square or its size differs from ``w``'s.
+      TypeError: if ``w`` or ``X`` is not an array of real numbers.
+
+    Example:
+      >>> import jax.numpy as jnp, mcalc
+      >>> mcalc.quadratic_form_grad_X(jnp.array([1.0, 2.0]), jnp.eye(2))
+      Array([[1., 2.],
+             [2., 4.]], dtype=float32)
     """
     w, X = _args("mcalc.quadratic_form_grad_X", w, X)
     return jnp.outer(w, w).astype(jnp.result_type(w, X))

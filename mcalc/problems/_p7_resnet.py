@@ -58,6 +58,7 @@ def resnet_init(key: jax.Array, D: int, M: int, *, dtype: Any = jnp.float32) -> 
 
     Raises:
       ValueError: if ``D`` or ``M`` is not an integer ``>= 1``.
+      TypeError: if ``D`` or ``M`` is traced or a non-int number, or ``dtype`` is not floating.
 
     Example:
       >>> import jax, mcalc
@@ -154,6 +155,8 @@ def _backward(
 def resnet_forward(params: Params, X: jax.Array) -> jax.Array:
     """Outputs ``g = σ(w2ᵀ(x + σ(W1 σ(W0 x))))`` of the residual network, one per row of ``X``.
 
+    .. math:: g(x) = \\sigma\\big(w_2^\\top (x + \\sigma(W_1\\,\\sigma(W_0 x)))\\big)
+
     Args:
       params: ``{"W0": [M, D], "W1": [D, M], "w2": [D]}`` (see :func:`resnet_init`).
       X: ``[N, D]`` inputs, one sample per row.
@@ -162,7 +165,9 @@ def resnet_forward(params: Params, X: jax.Array) -> jax.Array:
       ``[N]`` outputs in ``(0, 1)``.
 
     Raises:
-      ValueError: on malformed ``params`` or an ``X`` whose width is not ``D``.
+      ValueError: on malformed ``params`` (keys other than ``W0``, ``W1``, ``w2``, or shapes
+        that do not fit together) or an ``X`` whose width is not ``D``.
+      TypeError: if a parameter or ``X`` is not an array of real numbers.
 
     Example:
       >>> import jax, jax.numpy as jnp, mcalc
@@ -177,12 +182,20 @@ def resnet_forward(params: Params, X: jax.Array) -> jax.Array:
 def resnet_loss(params: Params, X: jax.Array, y: jax.Array) -> jax.Array:
     """Half the summed squared error ``L = ½ Σ_i (g_i - y_i)²`` of the residual network.
 
+    .. math:: L = \\tfrac12 \\sum_i (g(x_i) - y_i)^2
+
     Args:
-      params: ``{"W0": [M, D], "W1": [D, M], "w2": [D]}``.
-      X: ``[N, D]`` inputs; y: ``[N]`` targets in ``{0, 1}``.
+      params: ``{"W0": [M, D], "W1": [D, M], "w2": [D]}`` (see :func:`resnet_init`).
+      X: ``[N, D]`` inputs, one sample per row.
+      y: ``[N]`` targets in ``{0, 1}``.
 
     Returns:
-      The scalar loss.
+      The scalar loss, in the dtype of the inputs.
+
+    Raises:
+      ValueError: on malformed ``params``, an ``X`` whose width is not ``D``, or a ``y``
+        whose length is not ``N``.
+      TypeError: if a parameter, ``X`` or ``y`` is not an array of real numbers.
 
     Example:
       >>> import jax, jax.numpy as jnp, mcalc
@@ -204,14 +217,22 @@ def resnet_grad(params: Params, X: jax.Array, y: jax.Array) -> Params:
        \\nabla W_1 = G_u^\\top Z, \\quad
        \\nabla W_0 = \\big[(G_u W_1) \\odot \\sigma'(V)\\big]^\\top X
 
-    with ``G_u = (δ w2ᵀ) ⊙ σ'(U)``; each a sum over the samples.
+    with ``G_u = (δ w2ᵀ) ⊙ σ'(U)``; each a sum over the samples. One forward pass keeps
+    ``V, Z, U, H, g`` (rows as samples); one backward pass applies the chain rule layer by
+    layer, each derivative of a sigmoid taken at its whole pre-activation.
 
     Args:
-      params: ``{"W0": [M, D], "W1": [D, M], "w2": [D]}``.
-      X: ``[N, D]``; y: ``[N]``.
+      params: ``{"W0": [M, D], "W1": [D, M], "w2": [D]}`` (see :func:`resnet_init`).
+      X: ``[N, D]`` inputs, one sample per row.
+      y: ``[N]`` targets in ``{0, 1}``.
 
     Returns:
-      A dict shaped like ``params``.
+      A dict shaped like ``params``: ``{"W0": [M, D], "W1": [D, M], "w2": [D]}``.
+
+    Raises:
+      ValueError: on malformed ``params``, an ``X`` whose width is not ``D``, or a ``y``
+        whose length is not ``N``.
+      TypeError: if a parameter, ``X`` or ``y`` is not an array of real numbers.
 
     Example:
       >>> import jax, jax.numpy as jnp, mcalc
@@ -233,11 +254,24 @@ def resnet_grad_h(params: Params, X: jax.Array, y: jax.Array) -> jax.Array:
     (the sigmoid's derivative is taken at the whole pre-activation ``a_i = w2ᵀh_i``).
 
     Args:
-      params: ``{"W0": [M, D], "W1": [D, M], "w2": [D]}``.
-      X: ``[N, D]``; y: ``[N]``.
+      params: ``{"W0": [M, D], "W1": [D, M], "w2": [D]}`` (see :func:`resnet_init`).
+      X: ``[N, D]`` inputs, one sample per row.
+      y: ``[N]`` targets in ``{0, 1}``.
 
     Returns:
-      ``[N, D]``.
+      ``[N, D]``: row ``i`` is ``∂L/∂h_i`` for sample ``i``.
+
+    Raises:
+      ValueError: on malformed ``params``, an ``X`` whose width is not ``D``, or a ``y``
+        whose length is not ``N``.
+      TypeError: if a parameter, ``X`` or ``y`` is not an array of real numbers.
+
+    Example:
+      >>> import jax.numpy as jnp, mcalc
+      >>> p = {"W0": jnp.zeros((2, 3)), "W1": jnp.zeros((3, 2)), "w2": jnp.ones(3)}
+      >>> X = jnp.full((1, 3), -0.5)  # h = x + σ(W1 σ(W0 x)) = x + 1/2 = 0: g = σ(0) = 1/2
+      >>> mcalc.resnet_grad_h(p, X, jnp.zeros(1))  # δ w2ᵀ with δ = (g - y) g (1 - g) = 1/8
+      Array([[0.125, 0.125, 0.125]], dtype=float32)
     """
     p, X, y = _inputs("mcalc.resnet_grad_h", params, X, y)
     return _backward(p, X, y, _forward(p, X))[1]

@@ -31,6 +31,7 @@ def derivations() -> Registry[Derivation]:
     Each :class:`Derivation` carries its function ``f``, closed-form gradient
     ``grad``, the argument ``argnum`` it differentiates, a sampler of valid random
     inputs of random sizes, and LaTeX formulas of the function and the gradient.
+    :func:`mcalc.verify` checks them all.
 
     Returns:
       A registry: a tuple of the records that also reads like a dict

@@ -54,6 +54,12 @@ class SolverResult(NamedTuple):
       converged: boolean scalar, ``grad_norm <= tol``. False when ``max_iter`` ran out
         or the solver could not make progress (see the solver's notes).
       loss: scalar, ``L(w)`` as :func:`mcalc.logistic_l2` computes it (a sum over samples).
+
+    Example:
+      >>> import jax.numpy as jnp, mcalc
+      >>> res = mcalc.logistic_newton(jnp.array([[1.0], [-1.0]]), jnp.array([1.0, 0.0]))
+      >>> int(res.n_iter) > 0, bool(res.converged), bool(res.grad_norm <= 1e-5)
+      (True, True, True)
     """
 
     w: jax.Array
@@ -264,6 +270,20 @@ def default_tol(dtype: Any) -> float:
 
     ``‖∇L‖_∞ / N`` cannot be computed more accurately than a few hundred ulps of
     the gradient's terms, so the float64 default is out of reach in float32.
+
+    Args:
+      dtype: the dtype of the computation (a NumPy/JAX dtype or its name).
+
+    Returns:
+      ``1e-10`` for 64-bit floats, ``1e-5`` for narrower ones.
+
+    Raises:
+      TypeError: if ``dtype`` is not a dtype.
+
+    Example:
+      >>> from mcalc.solvers import default_tol
+      >>> default_tol("float64"), default_tol("float32")
+      (1e-10, 1e-05)
     """
     return 1e-10 if jnp.dtype(dtype).itemsize >= 8 else 1e-5
 

@@ -28,6 +28,15 @@ class PathResult(NamedTuple):
       grad_norm: ``[L]`` ``‖∇L(w)‖_∞ / N`` at each solution.
       converged: ``[L]`` ``grad_norm <= tol``.
       loss: ``[L]`` ``L(w)`` at each solution (:func:`mcalc.logistic_l2`, a sum over samples).
+
+    Example:
+      >>> import jax.numpy as jnp, mcalc
+      >>> X = jnp.array([[1.0, 2.0], [2.0, -1.0], [-1.0, 0.5], [0.5, -2.0]])
+      >>> path = mcalc.logistic_path(X, jnp.array([1.0, 1.0, 0.0, 0.0]), jnp.array([10.0, 1.0]))
+      >>> path.w.shape, bool(path.converged.all())
+      ((2, 2), True)
+      >>> bool(jnp.linalg.norm(path.w[0]) < jnp.linalg.norm(path.w[1]))  # more λ, smaller w
+      True
     """
 
     lams: jax.Array
@@ -59,6 +68,21 @@ def default_batch_size(
     warm-started from the previous solution), except for data of a few KiB, where
     all of them at once. On an accelerator: all at once, L-BFGS capped so that
     its per-lane copies of ``X`` stay under 2 GiB.
+
+    Args:
+      n: number of samples (rows of ``X``).
+      d: number of features (columns of ``X``).
+      n_lams: number of penalties on the path.
+      itemsize: bytes per entry of ``X`` (8 for float64).
+      solver: ``"newton"`` or ``"lbfgs"``.
+
+    Returns:
+      The batch size, between 1 and ``n_lams``.
+
+    Example:
+      >>> from mcalc.solvers import default_batch_size
+      >>> default_batch_size(569, 30, 32)  # breast cancer on the CPU: one λ at a time
+      1
     """
     data = n * d * itemsize
     if jax.default_backend() == "cpu":
@@ -82,6 +106,21 @@ def default_chains(n: int, d: int, n_lams: int, *, itemsize: int = 8) -> int:
 
     On the CPU, one per core (:func:`mcalc._concurrency.default_workers`) from
     4 MiB of data up, else one. On an accelerator: one.
+
+    Args:
+      n: number of samples (rows of ``X``).
+      d: number of features (columns of ``X``).
+      n_lams: number of penalties on the path (there are never more chains).
+      itemsize: bytes per entry of ``X`` (8 for float64).
+
+    Returns:
+      The number of chains, at least 1; pass ``chains`` to :func:`logistic_path` to
+      get the same iterates on every machine.
+
+    Example:
+      >>> from mcalc.solvers import default_chains
+      >>> default_chains(569, 30, 32)  # a few ms of work: threads would not help
+      1
     """
     if n * d * itemsize < _CHAIN_BYTES:
         return 1
