@@ -184,6 +184,21 @@ def config_reference() -> list[tuple[str, list[tuple[str, str, str, str]]]]:
             if not dataclasses.is_dataclass(hints[f.name])  # a section: its own table
         ]
         out.append((f"{prefix}: {description}" if prefix else "top-level keys", rows))
+    # each built-in task's own model.<hyperparameter> keys, from its Hyper declarations
+    import mcalc
+
+    for task in mcalc.tasks():
+        if task.hyper:
+            rows = [
+                (
+                    f"model.{name}",
+                    ("int" if h.static else "float") + (" (static)" if h.static else ""),
+                    _yaml_value(h.default),
+                    f"{h.help} — {h.describe()}" if h.help else h.describe(),
+                )
+                for name, h in task.hyper.items()
+            ]
+            out.append((f"model, task {task.name}: its hyperparameters", rows))
     return out
 
 
@@ -248,7 +263,7 @@ class ConfigDefaults(SphinxDirective):
         from mcalc.config import _schema
 
         schema = _flatten(dataclasses.asdict(_schema.Config()))
-        tasks = list(_schema.TASKS)
+        tasks = [t.name for t in mcalc.tasks()]
         defaults = {t: _flatten(dataclasses.asdict(mcalc.default_config(t))) for t in tasks}
         keys = [
             k

@@ -19,4 +19,5 @@ from ._schema import ModelConfig as ModelConfig
 from ._schema import OptimizerConfig as OptimizerConfig
 from ._schema import ScheduleConfig as ScheduleConfig
 from ._schema import TrainConfig as TrainConfig
+from ._schema import schema_for as schema_for
 from ._yaml import to_yaml as to_yaml

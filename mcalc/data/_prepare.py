@@ -20,7 +20,8 @@ __all__ = ["Dataset", "load_data", "LABEL_SETS"]
 
 _FN = "mcalc.load_data"
 
-# The label set of each label kind (None: any real target; categorical: 0, 1, ..., K-1).
+#: The label set of each label kind (:attr:`mcalc.Task.labels`): the two label values, or
+#: ``None`` for real targets and for categorical ones (``0, 1, ..., K-1``, checked apart).
 LABEL_SETS: dict[str, tuple[float, float] | None] = {
     "binary": (0.0, 1.0),
     "pm1": (-1.0, 1.0),

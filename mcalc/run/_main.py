@@ -23,9 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..task import tasks
+
 __all__ = ["run", "RunReport", "DEFAULT_TASKS"]
 
-DEFAULT_TASKS = ("p2", "p3", "p4", "p7")
+#: The tasks ``mcalc run`` trains by default: every built-in one (:func:`mcalc.tasks`).
+DEFAULT_TASKS = tuple(t.name for t in tasks())
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

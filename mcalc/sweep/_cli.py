@@ -184,7 +184,7 @@ def main(args: argparse.Namespace) -> int:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     print()
     print(f"{len(result.rows)} lanes: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    if result.seeds and len(result.configurations) > 1:
+    if result.seeds and any(len(c["lanes"]) > 1 for c in result.configurations):
         print()
         print(f"configurations ranked by mean {result.metric} over their seeds:")
         print(result.ranking(top=10))

@@ -134,8 +134,10 @@ class SweepResult:
 
 def _text_table(cols: list[str], cells: list[list[str]]) -> str:
     widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(cols)]
-    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
-    body = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip()
+    body = [
+        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
     return "\n".join([line, "  ".join("-" * w for w in widths), *body])
 
 

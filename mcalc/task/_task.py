@@ -196,53 +196,52 @@ class Task:
     a config names it (``task: mypkg.losses:poisson`` or ``task: path/to/file.py:poisson``)
     or Python passes the object; then ``mcalc train``, ``mcalc sweep`` over its
     ``model.<hyper>`` keys, resuming, ``mcalc verify --task``, the run report and
-    ``mcalc.load_run(...).predict`` all work for it.
+    ``mcalc.load_run(...).predict`` all work for it. ``name``, ``loss``, ``init`` and
+    ``predict`` are required; the capabilities (``penalty`` to ``defaults``) each unlock
+    something when given.
 
-    Required fields:
+    Attributes:
       name: a short name (run folders are named after it by default).
       loss: ``loss(params, X, y, **hyper) -> scalar``, the **sum** over samples (plus any
         penalty). ``X: [N, D]`` one sample per row; ``y: [N]``.
-      init: ``init(key, D, **hyper) -> params``: a pytree (e.g. ``{"w": [D]}``) of the
+      init: ``init(key, D, **hyper) -> params``, a pytree (e.g. ``{"w": [D]}``) of the
         initial parameters for ``D`` input features; the config's ``model.init_scale``
         multiplies it (0 starts at zero).
       predict: ``predict(params, X) -> [N]`` (``[N, K]`` class probabilities for
-        categorical labels): the model's output in the labels' range -- a probability of
-        class 1 for ``"binary"``, a value in ``[-1, 1]`` for ``"pm1"``, the prediction for
-        ``"real"``.
-
-    Optional fields:
+        categorical labels), the model's output in the labels' range: a probability of
+        class 1 for ``"binary"``, a value in ``[-1, 1]`` for ``"pm1"``, the prediction
+        for ``"real"``.
       grad: the closed-form gradient, same signature as ``loss``, returning a pytree
         shaped like ``params``; ``None`` trains with ``jax.grad(loss)``.
       labels: ``"binary"`` ({0, 1}), ``"pm1"`` ({-1, 1}), ``"real"`` or ``"categorical"``
         ({0, ..., K-1}, with ``K`` the static hyperparameter ``n_classes``); data are
         checked against it.
       hyper: name -> default value or :class:`Hyper`; each is a config key
-        ``model.<name>`` passed to every function as a keyword argument.
+        ``model.<name>``, passed to every function as a keyword argument.
       metrics: name -> ``metric(params, X, y) -> scalar``, reported on the training and
         test splits; default: ``accuracy`` for class labels, ``mse`` for real ones. The
         first is the one sweeps rank by (maximised for accuracy-like names, else
         minimised).
       title: a human name for reports.
-
-    Capabilities (each unlocks something when given):
       penalty: ``penalty(params, **hyper) -> scalar``, the part of ``loss`` that is not a
         sum over samples; minibatch steps then scale it by ``B/N`` (an unbiased estimate
         of ``L/N``), and ``data.intercept`` can leave the intercept unpenalised.
-      unpenalized: ``unpenalized(params) -> mask``: a pytree of 0/1 like ``params``, 0 on
+      unpenalized: ``unpenalized(params) -> mask``, a pytree of 0/1 like ``params``, 0 on
         the intercept column's weight (the last input feature); needed with ``penalty``
         for ``data.intercept: true``.
       optimum: ``optimum(X, y, **hyper) -> params``, the closed-form minimiser: runs
         report ``param_gap`` and ``objective_gap`` against it, and ``train.gap_tol`` can
         stop on it.
       solvers: name -> :class:`Solver`, exact solvers selectable with ``solver: <name>``.
-      hessian: ``hessian(params, X, y, **hyper)``, the closed-form Hessian (``[P, P]`` over
-        the flattened parameters), checked by ``mcalc verify --task``.
-      reference: a :class:`Reference` fit shown beside the run in reports.
+      hessian: ``hessian(params, X, y, **hyper)``, the closed-form Hessian over the
+        flattened parameters.
+      reference: a :class:`Reference` fit shown beside the run in ``mcalc run``'s report.
       flops: ``flops(batch, D, **hyper) -> float``, FLOPs of one step (sweeps use it to
         choose how lanes run; default: XLA's own count).
       synthetic: ``synthetic(rng, n_samples, n_features, noise, **hyper) -> (X, y)`` with
-        ``rng`` a ``numpy.random.Generator``: data for ``data.source: synthetic`` (default:
-        a random linear model whose outputs are made into labels of the task's kind).
+        ``rng`` a ``numpy.random.Generator``: data for ``data.source: synthetic``
+        (default: a random linear model whose outputs are made into labels of the task's
+        kind).
       defaults: config values under every config of this task (its embedded default,
         what ``mcalc train <task>`` trains), e.g. ``{"data": {"source": "diabetes"}}``.
 
@@ -441,7 +440,7 @@ class Task:
 
     @property
     def metric(self) -> str:
-        """The first metric: the one sweeps rank configurations by."""
+        """Name of the first metric, the one sweeps rank configurations by."""
         return next(iter(self.metric_fns()))
 
     @staticmethod

@@ -16,6 +16,7 @@ from ._program import Data as Data
 from ._program import Program as Program
 from ._program import TrainState as TrainState
 from ._program import build_program as build_program
+from ._program import check_task as check_task
 from ._program import make_data as make_data
 from ._program import stop_rule as stop_rule
 from ._run import TrainResult as TrainResult
