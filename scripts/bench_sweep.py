@@ -18,7 +18,7 @@ Rows:
 
 Every timing excludes compilation (reported apart); medians after a warm-up.
 The results also answer how ``sweep.lanes: auto`` should choose (see
-``mcalc/sweep/_engine.py``).
+``mcalc/train/_lanes.py``).
 
     python scripts/bench_sweep.py [--quick] [--json PATH]
 """

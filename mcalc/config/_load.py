@@ -540,7 +540,7 @@ def validate_config(config: Config) -> Config:
       ...     validate_config(bad)
       ... except mcalc.ConfigError as error:
       ...     print(error)
-      config key 'model.lam' must be finite, ≥ 0; got -1.0.
+      config key 'model.lam' must be finite, a number ≥ 0; got -1.0 (a hyperparameter of task p2).
     """
     from ..task import resolve_task
 

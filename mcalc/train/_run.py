@@ -21,9 +21,9 @@ import numpy as np
 
 from ..config import Config, ConfigError, config_diff, load_config, parse_overrides, to_yaml
 from . import _files
-from ._driver import GroupRun, Interrupted, Outcome, deferred_interrupt, drive, lane_status
+from ._driver import GroupRun, Interrupted, deferred_interrupt, drive, lane_status
 
-__all__ = ["train", "TrainResult", "RUN_FILES"]
+__all__ = ["train", "TrainResult", "RUN_FILES", "reference_fit"]
 
 # What a run folder holds (documented in the training docs, "Run folders").
 RUN_FILES = {
@@ -622,5 +622,3 @@ def reference_fit(config: Config) -> dict[str, Any] | None:
         "metrics": {k: float(v) for k, v in metrics.items()},
     }
 
-
-__all__ += ["reference_fit", "Outcome"]

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace, derivations=None) -> int:
     from . import verify
 
     try:
-        if args.task:
+        if getattr(args, "task", None):
             from ..task import resolve_task
             from ..task._verify import task_derivations
 
