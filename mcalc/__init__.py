@@ -7,6 +7,8 @@ closed-form gradient, verified against ``jax.grad`` and finite differences.
 from .check import GradCheckReport as GradCheckReport
 from .check import assert_grad as assert_grad
 from .check import check_grad as check_grad
+from .check import check_hessian as check_hessian
+from .check import check_hvp as check_hvp
 from .config import Config as Config
 from .config import ConfigError as ConfigError
 from .config import default_config as default_config

@@ -210,9 +210,10 @@ def test_sampler_forms_and_sizes():
 
 
 def test_fixed_arguments_stay_as_given():
-    # softmax(Z) - Y is the gradient only for one-hot rows of Y: keeping Y fixed, it passes ...
+    # softmax(Z) - Y is the gradient only for rows of Y that sum to one: soft labels moved at
+    # random break it. Keeping Y fixed, it passes ...
     Z = _normal(6, (4, 3))
-    Y = jax.nn.one_hot(jnp.array([0, 2, 1, 1]), 3, dtype=jnp.float64)
+    Y = jax.nn.softmax(_normal(7, (4, 3)), axis=1)  # soft labels: not held by default
 
     def ce(Z, Y):
         return -jnp.sum(Y * jax.nn.log_softmax(Z, axis=1))
@@ -220,10 +221,15 @@ def test_fixed_arguments_stay_as_given():
     def claimed(Z, Y):
         return jax.nn.softmax(Z, axis=1) - Y
 
-    assert mcalc.check_grad(ce, claimed, Z, Y, fixed=(1,)).ok
-    # ... moving Y too, the check finds it right at the given point only.
+    report = mcalc.check_grad(ce, claimed, Z, Y, fixed=(1,))
+    assert report.ok and report.held == ("Y (fixed=)",) and report.perturbed == ("Z",)
+    # ... moving Y too, the check finds it right at the given point only, and says that Y moved.
     report = mcalc.check_grad(ce, claimed, Z, Y)
-    assert "right at the given point but wrong elsewhere" in report.diagnosis.lower()
+    assert report.perturbed == ("Z", "Y") and report.held == ()
+    text = report.diagnosis.lower()
+    assert "right at the given point but wrong elsewhere" in text
+    assert "where y, not differentiated, moved too" in text and "fixed=(1,)" in text
+    assert "moved:     Z, Y at the random points" in str(report)
 
 
 # --- dtypes -------------------------------------------------------------------------------------
