@@ -9,6 +9,8 @@ from .check import assert_grad as assert_grad
 from .check import check_grad as check_grad
 from .check import check_hessian as check_hessian
 from .check import check_hvp as check_hvp
+from .check import check_jvp as check_jvp
+from .check import check_vjp as check_vjp
 from .config import Config as Config
 from .config import ConfigError as ConfigError
 from .config import default_config as default_config

@@ -14,5 +14,7 @@ from ._check import default_rtol as default_rtol
 from ._report import GradCheckReport as GradCheckReport
 from ._report import LeafResult as LeafResult
 from ._report import TrialResult as TrialResult
+from ._rules import check_jvp as check_jvp
+from ._rules import check_vjp as check_vjp
 from ._second import check_hessian as check_hessian
 from ._second import check_hvp as check_hvp

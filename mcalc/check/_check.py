@@ -69,13 +69,22 @@ _HOST_FULL_MAX = 4096  # entries up to which finite differences alone give the w
 _HESSIAN_FULL_MAX = 128  # ... and the whole Hessian (n(n+1)/2 mixed second differences)
 _SCREEN_DIRECTIONS = {"gradient": 8, "hessian": 4}  # random directions at screened points
 _MATRIX_MAX = 64  # entries up to which a failing HVP is rebuilt as a matrix for the diagnosis
-_CLAIM_NAMES = {"gradient": "grad_f", "hessian": "hess_f", "hvp": "hvp_f"}
+_CLAIM_NAMES = {
+    "gradient": "grad_f",
+    "hessian": "hess_f",
+    "hvp": "hvp_f",
+    "vjp": "the differentiation rule",
+    "jvp": "the differentiation rule",
+}
 
 _ORDERS = {
     # order: (function, noun, jax reference, jax reference call)
     "gradient": ("check_grad", "gradient", "jax.grad", "jax.grad({f})"),
     "hessian": ("check_hessian", "Hessian", "jax.hessian", "jax.hessian({f})"),
     "hvp": ("check_hvp", "Hessian-vector product", "jvp(jax.grad)", "jvp(jax.grad({f}))"),
+    # custom rules: the "claimed" derivative is the Jacobian JAX computes, block by block
+    "vjp": ("check_vjp", "cotangent", "finite differences", "finite differences of {f}"),
+    "jvp": ("check_jvp", "tangent", "finite differences", "finite differences of {f}"),
 }
 
 
@@ -98,6 +107,8 @@ def default_rtol(dtype: Any) -> float:
 def wording(order: str, family: str) -> Wording:
     """How a check of this order against this family's reference names things."""
     function, noun, ref, call = _ORDERS[order]
+    if order in ("vjp", "jvp"):
+        return Wording(order, function, noun, ref, call, fd_only=True)
     if family == "torch":
         ref, call = "torch.autograd", "torch.autograd({f})"
     elif family == "numpy":
@@ -751,8 +762,10 @@ def run_check(
     atol: float | None = None,
     fd: bool = True,
     v: Any = None,
+    checker_cls: type[Checker] = Checker,
 ) -> GradCheckReport:
-    """The engine behind ``check_grad``, ``check_hessian`` and ``check_hvp`` (see those)."""
+    """The engine behind ``check_grad``, ``check_hessian``, ``check_hvp``, ``check_vjp`` and
+    ``check_jvp`` (see those)."""
     claim_name = _CLAIM_NAMES[order]
     for name, fun in (("f", f), (claim_name, claim)):
         if not callable(fun):
@@ -789,8 +802,11 @@ def run_check(
     spec0 = make_spec(fn, f, first, argnum, fixed)
     if order == "hessian":
         _hessian_argument(fn, spec0, first)
-    family, untraceable = _family(fn, f, spec0, first, framework)
-    checker = Checker(
+    if order in ("vjp", "jvp"):
+        family, untraceable = "jax", ""
+    else:
+        family, untraceable = _family(fn, f, spec0, first, framework)
+    checker = checker_cls(
         f,
         claim,
         order=order,
@@ -976,12 +992,13 @@ def _report(checker: Checker, evals: list[Evaluation], f, grad_f, fd: bool) -> G
         n = int(np.sqrt(n)) if checker.order == "hessian" else n
         full = n <= _fd.FD_FULL_MAX and checker.family != "torch"
         fd_method = "full" if full else "directional"
+    rules = w.kind in ("vjp", "jvp")
     common = dict(
         rtol=checker.rtol if checker.rtol is not None else rtol_for_eps(eps(_dtype_of(evals))),
         dtype=_dtype_of(evals),
         wrt=spec.wrt_name,
         f_name=_name(f),
-        grad_name=_name(grad_f),
+        grad_name=f"jax.{w.kind}({_name(f)})" if rules else _name(grad_f),
         fd_method=fd_method,
         trials=trials,
         notes=notes,
@@ -1107,7 +1124,12 @@ def _trial_result(e: Evaluation) -> TrialResult:
 def _notes(checker: Checker, evals: list[Evaluation]) -> tuple[str, ...]:
     notes = []
     w = checker.wording
-    if w.fd_only:
+    if w.kind in ("vjp", "jvp"):
+        notes.append(
+            "the reference is float64 Richardson-extrapolated central differences of f's primal "
+            "computation, every input entry at every point; tolerances include their error bound."
+        )
+    elif w.fd_only:
         why = getattr(checker, "untraceable", "")
         why = f" ({why})" if why else ""
         batched = {

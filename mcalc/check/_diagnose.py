@@ -57,7 +57,7 @@ def _who(w: Wording, leaves: list[str], names: list[str]) -> str:
     if w.kind == "vjp":
         return "the cotangent for " + " and ".join(leaves)
     if w.kind == "jvp":
-        return "the tangent " + " and ".join(leaves)
+        return "the tangent of " + " and ".join(leaves)
     return " and ".join(leaves) if len(names) > 1 else w.claimed()
 
 
@@ -65,7 +65,7 @@ def diagnose(ctx: Context, evals: list[Evaluation]) -> str:
     w = ctx.wording
     shape = [e for e in evals if e.status == "shape"]
     if shape:
-        return _shape(shape[0], w)
+        return shape[0].message + "." if shape[0].message else _shape(shape[0], w)
     conclusive = [e for e in evals if e.status in ("pass", "fail")]
     if not conclusive:
         if any(e.status == "inconclusive" for e in evals):
@@ -325,7 +325,7 @@ def _transforms(w: Wording, r0: np.ndarray, block: tuple[int, int] | None = None
 def _factor(evs: list[Evaluation], i: int, w: Wording) -> str | None:
     """``c = α T(r)`` with one ``α`` for all points, ``T`` the identity or a transpose."""
     r0 = evs[0].ref[i]
-    block = getattr(evs[0].point, "blocks", None)
+    block = evs[0].point.blocks
     transforms = [("identity", lambda a: a)] + _transforms(
         w, r0, block[i] if block is not None else None
     )
@@ -404,7 +404,7 @@ def _symmetric(ctx: Context, evs: list[Evaluation], leaves: list[int], w: Wordin
             return None
         names += [n for n in sym_names if n not in names]
         again = ctx.evaluate(
-            Point(pt.index, "symmetrised", args, pt.spec, pt.programs, pt.extra, (), ())
+            Point(pt.index, "symmetrised", args, pt.spec, pt.programs, pt.extra, (), (), pt.blocks)
         )
         if again.status not in ("pass", "fail") or not all(again.leaf_ok[i] for i in leaves):
             return None

@@ -63,6 +63,10 @@ class Wording:
 
     def claimed(self) -> str:
         """``"the claimed gradient"``, ``"the claimed Hessian"``, ..."""
+        if self.kind == "vjp":
+            return "the reverse-mode derivative JAX uses (its backward rules)"
+        if self.kind == "jvp":
+            return "the forward-mode derivative JAX uses (its tangent rules)"
         return f"the claimed {self.noun}"
 
 
@@ -80,6 +84,8 @@ class Point:
         direction ``v`` of a Hessian-vector product), host arrays.
       perturbed: names of the array leaves moved away from the given arguments.
       held: names of traced, non-differentiated leaves kept as given (labels, integers, ``fixed=``).
+      blocks: for a check of a differentiation rule, per compared leaf (a block of the
+        Jacobian ``[*out_shape, *in_shape]``): ``(out_ndim, in_ndim)``.
     """
 
     index: int
@@ -90,6 +96,7 @@ class Point:
     extra: tuple = ()
     perturbed: tuple[str, ...] = ()
     held: tuple[str, ...] = ()
+    blocks: tuple[tuple[int, int], ...] | None = None
 
 
 @dataclasses.dataclass
