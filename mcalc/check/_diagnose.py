@@ -53,12 +53,17 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
+def _join(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def _who(w: Wording, leaves: list[str], names: list[str]) -> str:
     if w.kind == "vjp":
-        return "the cotangent for " + " and ".join(leaves)
+        return "the cotangent for " + _join(leaves)
     if w.kind == "jvp":
-        return "the tangent of " + " and ".join(leaves)
-    return " and ".join(leaves) if len(names) > 1 else w.claimed()
+        return "the tangent of " + _join(leaves)
+    return _join(leaves) if len(names) > 1 else w.claimed()
 
 
 def diagnose(ctx: Context, evals: list[Evaluation]) -> str:
@@ -109,6 +114,7 @@ def diagnose(ctx: Context, evals: list[Evaluation]) -> str:
     names = jax_failing[0].names
     findings: dict[int, str] = {}
     prefix: dict[int, str] = {}  # a Hessian's asymmetry, said before what else is wrong
+    whole: set[str] = set()  # findings about the claimed operator as a whole, not its leaves
     second = w.kind in ("hessian", "hvp")
     for i in bad:
         found = _zero(jax_failing, i, w) or _factor(jax_failing, i, w)
@@ -118,6 +124,7 @@ def diagnose(ctx: Context, evals: list[Evaluation]) -> str:
                 asym = _asymmetric(ctx, jax_failing, w)
                 if asym and asym[1]:
                     found = asym[0]
+                    whole.add(found)
                 elif asym:
                     prefix[i] = asym[0] + "; besides, "
         if found:
@@ -137,6 +144,7 @@ def diagnose(ctx: Context, evals: list[Evaluation]) -> str:
     if rest and second:
         gn = _gauss_newton(ctx, jax_failing, w)
         if gn:
+            whole.add(gn)
             for i in rest:
                 findings[i] = gn
             rest = []
@@ -160,13 +168,11 @@ def diagnose(ctx: Context, evals: list[Evaluation]) -> str:
             continue
         seen.add(text)
         leaves = [names[j] for j in bad if findings[j] == text]
+        if text in whole:
+            parts.append(text.replace("{leaf}", w.claimed()))
+            continue
         if len(leaves) > 1:  # "params['W0'] and params['W1'] are ..."
-            for one, many in (
-                ("is", "are"),
-                ("misses", "miss"),
-                ("has", "have"),
-                ("looks", "look"),
-            ):
+            for one, many in (("is", "are"), ("misses", "miss"), ("has", "have")):
                 text = text.replace(f"{{leaf}} {one} ", f"{{leaf}} {many} ")
         parts.append(text.replace("{leaf}", _who(w, leaves, names)))
     sentence = "; ".join(parts)
@@ -485,10 +491,8 @@ def _term(evs: list[Evaluation], i: int, w: Wording) -> str | None:
 
 def _identity(evs: list[Evaluation], i: int, w: Wording) -> str | None:
     """``c - r = β I`` (a Hessian) or ``β v`` (a Hessian-vector product): the ``2λI`` of a penalty."""
-    if w.kind == "hessian":
-        shape = evs[0].ref[i].shape
-        n = int(np.sqrt(np.prod(shape)))
-        arrays = [np.eye(n).reshape(shape)] * len(evs)
+    if w.kind == "hessian":  # the points may differ in size (a sampler)
+        arrays = [np.eye(int(np.sqrt(e.ref[i].size))).reshape(e.ref[i].shape) for e in evs]
     else:
         arrays = [
             np.asarray(jax.tree_util.tree_leaves(e.point.extra[0])[i], np.float64) for e in evs

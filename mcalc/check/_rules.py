@@ -68,7 +68,8 @@ def _program(f, spec: ArgSpec, static: tuple, types: tuple, kind: str, mode: str
 
     def values(x, dyn, P):
         flat, g = _flat_fn(f, spec, static, x, dyn)
-        pts = jnp.concatenate([flat + P, flat - P, flat + 2 * P, flat - 2 * P])
+        base = flat[None, :]
+        pts = jnp.concatenate([base + P, base - P, base + 2 * P, base - 2 * P])
         return jax.vmap(g)(pts)
 
     fn = jacobian if kind == "jacobian" else values
@@ -452,7 +453,7 @@ def check_jvp(
       >>> @jax.custom_jvp
       ... def softplus(x):
       ...     return jnp.logaddexp(x, 0.0)
-      >>> softplus.defjvp(lambda p, t: (softplus(p[0]), 2 * jax.nn.sigmoid(p[0]) * t[0]))
+      >>> _ = softplus.defjvp(lambda p, t: (softplus(p[0]), 2 * jax.nn.sigmoid(p[0]) * t[0]))
       >>> print(mcalc.check_jvp(softplus, jnp.array([0.5, -1.0, 2.0])).diagnosis)
       The tangent of out is off by a constant factor of 2: claimed = 2 × finite differences at every point.
     """

@@ -71,7 +71,7 @@ def check_hessian(
       >>> mcalc.check_hessian(f, lambda w: jnp.diag(1 - jnp.sin(w)), w).ok
       True
       >>> print(mcalc.check_hessian(f, lambda w: jnp.diag(-jnp.sin(w)), w).diagnosis)
-      The claimed Hessian misses a multiple of the identity: claimed - jax.hessian = -1 × I at every point (a forgotten 1·I, like the 2λI of a penalty λ‖x‖² with λ = 0.5).
+      The claimed Hessian misses a multiple of the identity: claimed - jax.hessian = -1 × I at every point (a forgotten 1·I, like the 2λI of a penalty λ‖w‖² with λ = 0.5).
     """
     return run_check(
         "mcalc.check_hessian",
@@ -148,7 +148,7 @@ def check_hvp(
       >>> mcalc.check_hvp(f, lambda X, V: 3 * (X @ V + V @ X).T, X).ok
       True
       >>> print(mcalc.check_hvp(f, lambda X, V: 3 * (X @ V + V @ X), X).diagnosis)
-      The claimed Hessian-vector product is off by a transpose: claimed = (jax.jvp of jax.grad)ᵀ at every point.
+      The claimed Hessian-vector product is off by a transpose: claimed = (jvp(jax.grad))ᵀ at every point.
     """
     return run_check(
         "mcalc.check_hvp",
