@@ -14,7 +14,9 @@ import pytest
 import mcalc
 from tests._fd import fd_grad, to64
 
-DERIVATIONS = mcalc.derivations()
+# The gradients; the second-order closed forms (kind "hessian"/"hvp") are checked by mcalc.verify
+# (tests/test_verify.py) and tests/test_check_second.py.
+DERIVATIONS = {n: d for n, d in mcalc.derivations().items() if d.kind == "gradient"}
 NAMES = list(DERIVATIONS)
 # Per-dtype tolerances for closed form vs autodiff (both in the same dtype).
 TOL = {jnp.float32: dict(rtol=1e-4, atol=1e-5), jnp.float64: dict(rtol=1e-10, atol=1e-12)}
