@@ -1033,10 +1033,10 @@ def _report(checker: Checker, evals: list[Evaluation], f, grad_f, fd: bool) -> G
         n = len(conclusive)
         fd_part = " and with finite differences" if fd and not w.fd_only else ""
         screened = sum(e.screened for e in conclusive)
-        how = f" ({screened} of them along random directions)" if screened else ""
+        how = f"; {screened} of them compared along random directions" if screened else ""
         diagnosis = (
             f"{w.claimed()} agrees with {w.ref}{fd_part} at all {n} point"
-            f"{'s' if n != 1 else ''}{how} (max relative error {max_rel:.1e})."
+            f"{'s' if n != 1 else ''} (max relative error {max_rel:.1e}{how})."
         )
     else:
         diagnosis = _diagnose.diagnose(checker, evals)

@@ -151,7 +151,7 @@ def diagnose(ctx: Context, evals: list[Evaluation]) -> str:
     if rest:
         given = evals[0] if evals[0].point.kind == "given" and evals[0].status == "pass" else None
         if given is not None:
-            sentence = _given_only(conclusive, failing, w)
+            sentence = _given_only(ctx, given, conclusive, failing)
             for i in rest:
                 findings[i] = sentence
             rest = []
@@ -578,8 +578,16 @@ def _gauss_newton(ctx: Context, evs: list[Evaluation], w: Wording) -> str | None
     )
 
 
-def _given_only(conclusive: list[Evaluation], failing: list[Evaluation], w: Wording) -> str:
-    """Right at the given point only; which non-differentiated arguments moved, how to hold them."""
+def _given_only(
+    ctx: Context, given: Evaluation, conclusive: list[Evaluation], failing: list[Evaluation]
+) -> str:
+    """Right at the given point only; which non-differentiated arguments moved, how to hold them.
+
+    Each argument that is not differentiated but moved is put back as given at a failing
+    point: the ones that make the check pass there are named, with the ``fixed=`` that holds
+    them (else every one that moved).
+    """
+    w = ctx.wording
     n_near = sum(1 for e in conclusive if e.point.kind != "given")
     head = (
         f"{{leaf}} is right at the given point but wrong elsewhere: it agrees with {w.ref} "
@@ -596,14 +604,28 @@ def _given_only(conclusive: list[Evaluation], failing: list[Evaluation], w: Word
     )
     if not others:
         return head + tail
-    positions = sorted({p for n, p in pt.spec.arg_leaf_names(pt.args) if n in others})
-    listed = ", ".join(others)
+    where = dict(pt.spec.arg_leaf_names(pt.args))
+    positions = sorted({where[n] for n in others})
+    culprits = []
+    for p in positions:
+        args = tuple(given.point.args[i] if i == p else a for i, a in enumerate(pt.args))
+        again = ctx.evaluate(dataclasses.replace(pt, kind="near", args=args))
+        if again.status == "pass":
+            culprits.append(p)
+    if culprits:
+        names = [n for n in others if where[n] in culprits]
+        them = "it" if len(names) == 1 else "them"
+        return (
+            f"{head}, where {', '.join(names)}, not differentiated, moved too, and held as given "
+            f"{'it passes' if len(names) == 1 else 'each passes'} there: if the formula assumes "
+            f"something of {them} (labels, one-hot rows, a symmetric or normalised matrix), "
+            f"hold {them} with fixed={tuple(culprits)}"
+        )
     them = "it" if len(others) == 1 else "them"
     return (
-        f"{head}, where {listed}, not differentiated, moved too: if the formula assumes "
-        f"something of {them} (labels, one-hot rows, a symmetric or normalised matrix), hold "
-        f"{them} as given with fixed={tuple(positions)}; otherwise it holds only at special "
-        "inputs like the given ones"
+        f"{head}, where {', '.join(others)}, not differentiated, moved too: if the formula "
+        f"assumes something of {them}, hold {them} as given with fixed={tuple(positions)}; "
+        "otherwise it holds only at special inputs like the given ones"
     )
 
 
