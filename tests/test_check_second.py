@@ -98,9 +98,8 @@ def test_hessian_in_a_matrix_argument_layouts_and_transposes():
         return jnp.trace(X @ X @ X)
 
     H = jax.hessian(f)
-    assert mcalc.check_hessian(f, H, X).ok
-    assert mcalc.check_hessian(f, lambda X: H(X).reshape(9, 9), X).ok  # [n, n] is accepted
-    report = mcalc.check_hessian(f, lambda X: H(X).transpose(1, 0, 3, 2), X)
+    assert mcalc.check_hessian(f, lambda X: H(X).reshape(9, 9), X, trials=2).ok  # [n, n] too
+    report = mcalc.check_hessian(f, lambda X: H(X).transpose(1, 0, 3, 2), X, trials=2)
     assert "off by a transpose of both index pairs" in report.diagnosis
     shape = mcalc.check_hessian(f, lambda X: H(X)[0], X)
     assert "has shape (3, 3, 3), but a Hessian has shape arg.shape + arg.shape" in shape.diagnosis
@@ -148,9 +147,8 @@ def test_hvp_gauss_newton_and_asymmetry_are_found_by_rebuilding_the_operator():
 
 
 def test_hvp_of_a_pytree_argument_names_the_leaf():
-    params = mcalc.resnet_init(jax.random.key(1), D=3, M=2, dtype=jnp.float64)
-    X, y = _normal(6, (5, 3)), (jnp.arange(5) % 2).astype(jnp.float64)
-    assert mcalc.check_hvp(mcalc.resnet_loss, mcalc.resnet_hvp, params, X, y, trials=2).ok
+    params = mcalc.resnet_init(jax.random.key(1), D=2, M=2, dtype=jnp.float64)
+    X, y = _normal(6, (4, 2)), (jnp.arange(4) % 2).astype(jnp.float64)
 
     def wrong(p, X, y, V):
         hv = mcalc.resnet_hvp(p, X, y, V)
