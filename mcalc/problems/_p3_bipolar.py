@@ -147,6 +147,8 @@ def _sample(key, dtype):
     return w, X, y
 
 
+_FORMULA = r"\tfrac12\sum_i(\tanh(x_i^\top w/2) - y_i)^2"
+
 DERIVATIONS = (
     Derivation(
         name="bipolar_squared",
@@ -155,7 +157,7 @@ DERIVATIONS = (
         grad=bipolar_squared_grad,
         argnum=0,
         sample=_sample,
-        formula=r"\tfrac12\sum_i(\tanh(x_i^\top w/2) - y_i)^2",
+        formula=_FORMULA,
         grad_formula=r"X^\top[(f - y)\odot(1 - f^2)/2]",
         wrt="w",
     ),
@@ -166,7 +168,7 @@ DERIVATIONS = (
         grad=bipolar_squared_hessian,
         argnum=0,
         sample=_sample,
-        formula=r"\tfrac12\sum_i(\tanh(x_i^\top w/2) - y_i)^2",
+        formula=_FORMULA,
         grad_formula=r"X^\top\operatorname{diag}(f'(f' - f(f - y)))X,\ f' = (1 - f^2)/2",
         wrt="w",
         kind="hessian",

@@ -232,27 +232,33 @@ def _sample(key, dtype):
 
 
 _SIGMA2 = 0.8
+_FORMULA = r"\tfrac N2\ln(2\pi\sigma^2) + \tfrac{1}{2\sigma^2}\|y - Xw\|^2"
+
+
+def _loss(w, X, y):
+    return gaussian_nll(w, X, y, sigma2=_SIGMA2)
+
 
 DERIVATIONS = (
     Derivation(
         name="gaussian_nll",
         problem="P4",
-        f=lambda w, X, y: gaussian_nll(w, X, y, sigma2=_SIGMA2),
+        f=_loss,
         grad=lambda w, X, y: gaussian_nll_grad(w, X, y, sigma2=_SIGMA2),
         argnum=0,
         sample=_sample,
-        formula=r"\tfrac N2\ln(2\pi\sigma^2) + \tfrac{1}{2\sigma^2}\|y - Xw\|^2",
+        formula=_FORMULA,
         grad_formula=r"-\tfrac{1}{\sigma^2}X^\top(y - Xw)",
         wrt="w",
     ),
     Derivation(
         name="gaussian_nll_hessian",
         problem="P4",
-        f=lambda w, X, y: gaussian_nll(w, X, y, sigma2=_SIGMA2),
+        f=_loss,
         grad=lambda w, X, y: gaussian_nll_hessian(w, X, y, sigma2=_SIGMA2),
         argnum=0,
         sample=_sample,
-        formula=r"\tfrac N2\ln(2\pi\sigma^2) + \tfrac{1}{2\sigma^2}\|y - Xw\|^2",
+        formula=_FORMULA,
         grad_formula=r"\tfrac{1}{\sigma^2}X^\top X",
         wrt="w",
         kind="hessian",

@@ -250,15 +250,17 @@ def resnet_grad_h(params: Params, X: jax.Array, y: jax.Array) -> jax.Array:
 # quantity of the forward pass and of the delta rule differentiated along V.
 
 
-def _direction(fn: str, params: Params, V: Any) -> Params:
+def _hvp_inputs(fn: str, params: Any, X: Any, y: Any, V: Any):
+    """Validated ``(params, V, X, y, activations)`` of a Hessian-vector product."""
+    p, X, y = _inputs(fn, params, X, y)
     q, _, _ = _params(fn, V)
     for k in _KEYS:
-        if q[k].shape != params[k].shape:
+        if q[k].shape != p[k].shape:
             raise ValueError(
-                f"{fn}: V['{k}'] must have the shape of params['{k}'], {params[k].shape}; "
+                f"{fn}: V['{k}'] must have the shape of params['{k}'], {p[k].shape}; "
                 f"got {q[k].shape}."
             )
-    return {k: q[k].astype(params[k].dtype) for k in _KEYS}
+    return p, {k: q[k].astype(p[k].dtype) for k in _KEYS}, X, y, _forward(p, X)
 
 
 def _r_delta_rule(
@@ -331,10 +333,7 @@ def resnet_hvp(params: Params, X: jax.Array, y: jax.Array, V: Params) -> Params:
       >>> {k: a.shape for k, a in hv.items()}
       {'W0': (5, 3), 'W1': (3, 5), 'w2': (3,)}
     """
-    fn = "mcalc.resnet_hvp"
-    p, X, y = _inputs(fn, params, X, y)
-    d = _direction(fn, p, V)
-    acts = _forward(p, X)
+    p, d, X, y, acts = _hvp_inputs("mcalc.resnet_hvp", params, X, y, V)
     return _r_delta_rule(p, d, X, acts, acts.g - y)
 
 
@@ -370,10 +369,8 @@ def resnet_gauss_newton_hvp(params: Params, X: jax.Array, y: jax.Array, V: Param
       >>> float(sum(jnp.vdot(gv[k], p[k]) for k in p)) >= 0  # vᵀ G v = ‖J v‖² >= 0
       True
     """
-    fn = "mcalc.resnet_gauss_newton_hvp"
-    p, X, y = _inputs(fn, params, X, y)
-    d = _direction(fn, p, V)
-    return _r_delta_rule(p, d, X, _forward(p, X), 0.0)
+    p, d, X, _, acts = _hvp_inputs("mcalc.resnet_gauss_newton_hvp", params, X, y, V)
+    return _r_delta_rule(p, d, X, acts, 0.0)
 
 
 def _loss_linearised(params, params0, X, y):
@@ -416,6 +413,9 @@ def _sample(key, dtype, *, offset: bool = False):
     return params["W0"], params["W1"], params["w2"], X, y
 
 
+_FORMULA = r"\tfrac12\sum_i(\sigma(w_2^\top(x_i + \sigma(W_1\sigma(W_0 x_i)))) - y_i)^2"
+
+
 def _by_param(name: str, argnum: int, grad_formula: str) -> Derivation:
     def f(W0, W1, w2, X, y):
         return resnet_loss({"W0": W0, "W1": W1, "w2": w2}, X, y)
@@ -430,7 +430,7 @@ def _by_param(name: str, argnum: int, grad_formula: str) -> Derivation:
         grad=grad,
         argnum=argnum,
         sample=_sample,
-        formula=r"\tfrac12\sum_i(\sigma(w_2^\top(x_i + \sigma(W_1\sigma(W_0 x_i)))) - y_i)^2",
+        formula=_FORMULA,
         grad_formula=grad_formula,
         wrt=name,
     )
@@ -466,7 +466,7 @@ DERIVATIONS = (
         grad=resnet_hvp,
         argnum=0,
         sample=_sample_params,
-        formula=r"\tfrac12\sum_i(\sigma(w_2^\top(x_i + \sigma(W_1\sigma(W_0 x_i)))) - y_i)^2",
+        formula=_FORMULA,
         grad_formula=r"\nabla^2 L\,V\ (\text{R-operator of the delta rule})",
         wrt="params",
         kind="hvp",
