@@ -153,6 +153,7 @@ class Checker:
         self.wording = wording(order, family)
         self.evaluations = 0  # calls of f for finite differences alone (host functions)
         self.batching = ""
+        self.untraceable = ""  # why f is not JAX (the error JAX's trace raised)
         self._signatures: dict[tuple, float] = {}  # arg shapes -> eps of f's float64 output
         self._layouts: dict[tuple, str] = {}  # arg shapes -> how a host f takes a batch
         self._matrices: dict[int, tuple] = {}  # id(evaluation) -> (it, its HVP matrices)
@@ -812,9 +813,10 @@ def run_check(
         out = _sampler_call(sampler, jax.random.fold_in(key, t), dtype)
         return framework_of(out), to_host(out)
 
-    first = host
-    if not host:
-        framework, first = sampled(0 if not host else 1)
+    # The first point decides the split of the arguments and whose reference to use.
+    first = host if host else None
+    if first is None:
+        framework, first = sampled(0)
     first = promote_floats(first, argnum)
     spec0 = make_spec(fn, f, first, argnum, fixed)
     if order == "hessian":
@@ -835,7 +837,7 @@ def run_check(
         seed=seed,
         fn=fn,
     )
-    checker.untraceable = untraceable
+    checker.untraceable = untraceable  # why f is not JAX, for the report's note
 
     def point(index: int, kind: str, pargs: tuple, **extra) -> Point:
         pargs = promote_floats(pargs, argnum)
@@ -865,9 +867,10 @@ def run_check(
             rng = np.random.default_rng([seed, t])
             moved = perturb(given.spec, host, rng, _REL_STEP, plan)
             pt = point(t, "near", moved, perturbed=plan.perturbed, held=plan.held)
-        # Finite differences alone: every entry at the first point, then random directions
-        # (entry by entry again wherever those disagree).
-        ev = checker.evaluate(pt, screen=family == "numpy" and bool(evals))
+        # Finite differences alone: every entry at the first point judged, then random
+        # directions (entry by entry again wherever those disagree).
+        full_before = any(e.status in ("pass", "fail") and not e.screened for e in evals)
+        ev = checker.evaluate(pt, screen=family == "numpy" and full_before)
         evals.append(ev)
         if ev.status == "shape":
             break
@@ -909,25 +912,36 @@ def check_grad(
     the same shapes and dtypes near them (each floating argument moved by 10 %
     of its own scale, so a well-conditioned matrix stays well-conditioned, and a
     formula right only at a special point -- a symmetric matrix, zeros -- does
-    not pass); or at points drawn by ``sampler``. Seeded and reproducible.
+    not pass); or at points drawn by ``sampler``. Arguments that are data rather
+    than variables stay as given at the random points: integer and boolean
+    arrays, and floating arrays, not differentiated, whose entries are all in
+    {0, 1} or all in {-1, 1} (labels, one-hot rows); the report lists what moved
+    (``report.perturbed``) and what was held (``report.held``). Seeded and
+    reproducible.
 
     What it compares: the claimed gradient, computed in the caller's dtype,
     against ``jax.grad(f)`` computed in float64 whatever the global x64 setting,
     and against Richardson-extrapolated central finite differences of ``f`` in
     float64 (every entry for arguments of up to 256 entries, 8 random directional
-    derivatives beyond). Errors are scale-aware: relative to the largest entry of
-    each leaf of the reference. Tolerances derive from the claimed gradient's
-    dtype (see :func:`mcalc.check.default_rtol`) plus an allowance for the
-    measured ill-conditioning of the point; ``rtol``/``atol`` replace both.
+    derivatives beyond). A PyTorch ``f`` (tensors in, a scalar tensor out) is
+    checked against ``torch.autograd`` in float64 instead; any other ``f`` that
+    JAX cannot trace (NumPy, SciPy) against the finite differences alone, every
+    entry at the first point and random directions at the others, with their
+    error bound added to the tolerance; the report says which. Errors are
+    scale-aware: relative to the largest entry of each leaf of the reference.
+    Tolerances derive from the claimed gradient's dtype (see
+    :func:`mcalc.check.default_rtol`) plus an allowance for the measured
+    ill-conditioning of the point; ``rtol``/``atol`` replace both.
 
     On failure ``report.diagnosis`` says how the gradient is wrong: a wrong
     shape (a transposed shape included), off by a transpose, a sign, a constant
     factor, right only for symmetric inputs, a missing or extra term
-    proportional to an argument, right at the given point only, or where the
-    error concentrates.
+    proportional to an argument, right at the given point only (naming an
+    argument that moved and, held as given, makes it right: use ``fixed=``), or
+    where the error concentrates.
 
     Args:
-      f: scalar function ``f(*args)``; JAX-traceable.
+      f: scalar function ``f(*args)``: JAX, PyTorch or NumPy/SciPy code.
       grad_f: the claimed gradient ``grad_f(*args)``: an array shaped like
         ``args[argnum]`` (a pytree shaped like it for a pytree argument; a tuple
         for a tuple ``argnum``).
@@ -945,7 +959,7 @@ def check_grad(
       dtype: the dtype passed to ``sampler`` (default: that of ``args``, else
         JAX's default float).
       fixed: argument positions kept exactly as given at every random point
-        (labels, indices).
+        (beyond the labels and integer arrays held anyway).
       rtol, atol: tolerances replacing the defaults.
       fd: also compare with finite differences (off: ``jax.grad`` only).
 
