@@ -136,6 +136,10 @@ class HostCalls:
             return self.value(tree(row), dyn)
 
         key = (tuple(shapes), self.spec, self.static)
+        try:
+            hash(key)
+        except TypeError:  # unhashable static arguments: decide at this call only
+            key = object()
         if key not in self._layouts and len(points) >= _BATCH_CHECK:
             self._layouts[key] = self._find_layout(points, shapes, treedef, dyn, one)
         layout = self.batching = self._layouts.get(key, "loop")
