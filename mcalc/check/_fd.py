@@ -39,9 +39,14 @@ def _pow2(h: np.ndarray) -> np.ndarray:
     return 2.0 ** np.round(np.log2(h))
 
 
+def _rms(a: np.ndarray) -> float:
+    flat = np.asarray(a, np.float64).ravel()
+    return float(np.sqrt(np.dot(flat, flat) / flat.size)) if flat.size else 0.0
+
+
 def leaf_scales(leaves: list[np.ndarray]) -> list[float]:
     """The RMS of each leaf; an all-zero leaf gets the geometric mean of the others (else 1)."""
-    rms = [float(np.sqrt(np.mean(np.square(a)))) if a.size else 0.0 for a in leaves]
+    rms = [_rms(a) for a in leaves]
     nonzero = [s for s in rms if s > 0]
     fallback = float(np.exp(np.mean(np.log(nonzero)))) if nonzero else 1.0
     return [s or fallback for s in rms]

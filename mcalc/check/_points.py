@@ -270,8 +270,8 @@ def cast_floats(tree: Any, dtype: Any) -> Any:
 
 
 def _rms(a: np.ndarray) -> float:
-    a = np.asarray(a, dtype=np.float64)
-    return float(np.sqrt(np.mean(a * a))) if a.size else 0.0
+    a = np.asarray(a, dtype=np.float64).ravel()
+    return float(np.sqrt(np.dot(a, a) / a.size)) if a.size else 0.0
 
 
 def is_label_like(a: Any) -> bool:
