@@ -73,14 +73,14 @@ def main() -> int:
 
     # ---- gradients ----------------------------------------------------------------------------
     x = rng.standard_normal(n_grad)
-    anchor = t(lambda: so.check_grad(so.rosen, so.rosen_der, x))
     note = "anchor: forward differences at one point, one number"
     for trials in (5, 1):
         rows.append(
             _bench.Row(
                 f"check_grad NumPy rosen n={n_grad}" + ("" if trials == 5 else ", 1 point"),
                 "scipy.optimize.check_grad",
-                anchor,
+                # timed again beside each row: on a busy machine the load drifts within a run
+                t(lambda: so.check_grad(so.rosen, so.rosen_der, x)),
                 f"mcalc.check_grad{'' if trials == 5 else ' trials=1'}",
                 t(
                     lambda trials=trials: ok(
@@ -105,13 +105,16 @@ def main() -> int:
     # ---- Hessians -----------------------------------------------------------------------------
     xh = rng.standard_normal(n_hess)
     xht = torch.tensor(xh)
-    ggc = t(lambda: torch.autograd.gradgradcheck(rosen_t, (xht.clone().requires_grad_(),)))
+
+    def ggc():
+        return t(lambda: torch.autograd.gradgradcheck(rosen_t, (xht.clone().requires_grad_(),)))
+
     note = "anchor: second derivatives of torch's autograd at one point"
     rows.append(
         _bench.Row(
             f"check_hessian torch rosen n={n_hess}",
             "torch.autograd.gradgradcheck",
-            ggc,
+            ggc(),
             "mcalc.check_hessian",
             t(lambda: ok(mcalc.check_hessian(rosen_t, rosen_hess_t, xht))),
             note=note,
@@ -121,7 +124,7 @@ def main() -> int:
         _bench.Row(
             f"check_hessian NumPy rosen n={n_hess}",
             "torch.autograd.gradgradcheck",
-            ggc,
+            ggc(),
             "mcalc.check_hessian",
             t(lambda: ok(mcalc.check_hessian(so.rosen, so.rosen_hess, xh))),
             note="mcalc's reference: mixed second differences of f alone (no autodiff)",
@@ -144,7 +147,7 @@ def main() -> int:
         _bench.Row(
             f"check_hessian JAX rosen n={n_hess}",
             "torch.autograd.gradgradcheck",
-            ggc,
+            ggc(),
             "mcalc.check_hessian",
             t(lambda: ok(mcalc.check_hessian(rosen_j, rosen_hess_j, xj))),
             note=note,

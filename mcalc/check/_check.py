@@ -155,7 +155,7 @@ class Checker:
         self.batching = ""
         self.untraceable = ""  # why f is not JAX (the error JAX's trace raised)
         self._signatures: dict[tuple, float] = {}  # arg shapes -> eps of f's float64 output
-        self._layouts: dict[tuple, str] = {}  # arg shapes -> how a host f takes a batch
+        self._layouts = _layouts_of(f)  # arg shapes -> how a host f takes a batch
         self._matrices: dict[int, tuple] = {}  # id(evaluation) -> (it, its HVP matrices)
 
     # -- programs -------------------------------------------------------------------
@@ -693,6 +693,15 @@ def _sampler_call(sampler: Callable, key: jax.Array, dtype: Any) -> tuple:
 
 # f -> {signature of the arguments: (family, why)}: a failed trace costs JAX tens of milliseconds.
 _FAMILIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# f -> {shapes: how f takes a batch}: found once (a few probing calls), then reused.
+_LAYOUTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _layouts_of(f: Callable) -> dict:
+    try:
+        return _LAYOUTS.setdefault(f, {})
+    except TypeError:  # f cannot be weakly referenced: found anew by each check
+        return {}
 
 
 def _family(fn: str, f: Callable, spec: ArgSpec, args: tuple, framework: str) -> tuple[str, str]:

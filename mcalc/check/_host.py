@@ -135,7 +135,8 @@ class HostCalls:
         def one(row):
             return self.value(tree(row), dyn)
 
-        key = (tuple(shapes), self.spec, self.static)
+        dyn_shapes = tuple(np.shape(a) for a in jax.tree_util.tree_leaves(dyn))
+        key = (self.framework, tuple(shapes), dyn_shapes, self.spec, self.static)
         try:
             hash(key)
         except TypeError:  # unhashable static arguments: decide at this call only
