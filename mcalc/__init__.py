@@ -64,4 +64,17 @@ from .train import train as train
 from .verify import VerifyResult as VerifyResult
 from .verify import verify as verify
 
+# isort: split
+# Second derivatives and custom rules: the checkers and the closed forms.
+from .check import check_hessian as check_hessian
+from .check import check_hvp as check_hvp
+from .check import check_jvp as check_jvp
+from .check import check_vjp as check_vjp
+from .problems import bipolar_squared_hessian as bipolar_squared_hessian
+from .problems import gaussian_nll_hessian as gaussian_nll_hessian
+from .problems import quadratic_form_hessian as quadratic_form_hessian
+from .problems import resnet_gauss_newton_hvp as resnet_gauss_newton_hvp
+from .problems import resnet_hvp as resnet_hvp
+from .problems import trace_power_hvp as trace_power_hvp
+
 __version__ = "0.1.0"

@@ -210,9 +210,10 @@ def test_sampler_forms_and_sizes():
 
 
 def test_fixed_arguments_stay_as_given():
-    # softmax(Z) - Y is the gradient only for one-hot rows of Y: keeping Y fixed, it passes ...
+    # softmax(Z) - Y is the gradient only for rows of Y that sum to one: soft labels moved at
+    # random break it. Keeping Y fixed, it passes ...
     Z = _normal(6, (4, 3))
-    Y = jax.nn.one_hot(jnp.array([0, 2, 1, 1]), 3, dtype=jnp.float64)
+    Y = jax.nn.softmax(_normal(7, (4, 3)), axis=1)  # soft labels: not held by default
 
     def ce(Z, Y):
         return -jnp.sum(Y * jax.nn.log_softmax(Z, axis=1))
@@ -220,10 +221,15 @@ def test_fixed_arguments_stay_as_given():
     def claimed(Z, Y):
         return jax.nn.softmax(Z, axis=1) - Y
 
-    assert mcalc.check_grad(ce, claimed, Z, Y, fixed=(1,)).ok
-    # ... moving Y too, the check finds it right at the given point only.
+    report = mcalc.check_grad(ce, claimed, Z, Y, fixed=(1,))
+    assert report.ok and report.held == ("Y (fixed=)",) and report.perturbed == ("Z",)
+    # ... moving Y too, the check finds it right at the given point only, and says that Y moved.
     report = mcalc.check_grad(ce, claimed, Z, Y)
-    assert "right at the given point but wrong elsewhere" in report.diagnosis.lower()
+    assert report.perturbed == ("Z", "Y") and report.held == ()
+    text = report.diagnosis.lower()
+    assert "right at the given point but wrong elsewhere" in text
+    assert "where y, not differentiated, moved too" in text and "fixed=(1,)" in text
+    assert "moved:     Z, Y at the random points" in str(report)
 
 
 # --- dtypes -------------------------------------------------------------------------------------
@@ -377,7 +383,10 @@ def test_a_numpy_gradient_runs_eagerly():
     assert "off by a transpose" in wrong.diagnosis
 
 
-@pytest.mark.parametrize("module", ["mcalc.check._check", "mcalc.verify._verify"])
+@pytest.mark.parametrize(
+    "module",
+    ["mcalc.check._check", "mcalc.check._second", "mcalc.check._rules", "mcalc.verify._verify"],
+)
 def test_docstring_examples(module):
     import doctest
     import importlib
@@ -398,3 +407,54 @@ def test_a_factor_that_changes_with_the_size():
     assert len(sizes) > 1
     assert "off by a factor that changes from point to point" in report.diagnosis
     assert all(str(n) in report.diagnosis for n in sizes)
+
+
+# --- labels are held at the random points -------------------------------------------------------
+
+
+def _softmax_problem(K):
+    X = _normal(20, (6, 4))
+    W = _normal(21, (4, K)) / 2
+    labels = jnp.array([0, 2, 1, 3, 3, 0]) % K
+    return W, X, labels
+
+
+def softmax_ce(W, X, Y):
+    return -jnp.sum(Y * jax.nn.log_softmax(X @ W, axis=1))
+
+
+def softmax_ce_grad(W, X, Y):  # Xᵀ(softmax(XW) - Y): right for rows of Y that sum to one
+    return X.T @ (jax.nn.softmax(X @ W, axis=1) - Y)
+
+
+def test_softmax_cross_entropy_with_one_hot_labels_needs_no_fixed():
+    W, X, labels = _softmax_problem(4)
+    Y = jax.nn.one_hot(labels, 4, dtype=jnp.float64)
+    report = mcalc.check_grad(softmax_ce, softmax_ce_grad, W, X, Y)
+    assert report.ok and len(report.trials) == 5
+    assert report.perturbed == ("W", "X") and report.held == ("Y (labels)",)
+    assert "moved:     W, X at the random points; held as given: Y (labels)" in str(report)
+    wrong = mcalc.check_grad(softmax_ce, lambda W, X, Y: softmax_ce_grad(W, X, Y).T, W, X, Y)
+    assert "off by a transpose: claimed = (jax.grad)ᵀ" in wrong.diagnosis
+
+
+def test_softmax_with_a_non_square_weight_transposed_is_a_shape_transpose():
+    W, X, labels = _softmax_problem(3)
+    Y = jax.nn.one_hot(labels, 3, dtype=jnp.float64)
+    assert mcalc.check_grad(softmax_ce, softmax_ce_grad, W, X, Y).ok
+    wrong = mcalc.check_grad(softmax_ce, lambda W, X, Y: softmax_ce_grad(W, X, Y).T, W, X, Y)
+    assert "the transpose of W's shape (4, 3): off by a transpose" in wrong.diagnosis
+
+
+def test_integer_and_pm1_labels_are_held_too():
+    w, X = _normal(22, (3,)), _normal(23, (5, 3))
+    y = jnp.array([1.0, -1.0, -1.0, 1.0, 1.0])  # {-1, 1}
+    idx = jnp.array([0, 2, 1, 1, 0])
+
+    def f(w, X, y, idx):
+        return jnp.sum(jnp.log1p(jnp.exp(-y * (X @ w)))) + jnp.sum(w[idx] ** 2)
+
+    report = mcalc.check_grad(f, jax.grad(f), w, X, y, idx)
+    assert report.ok and report.held == ("y (labels)", "idx (integer)")
+    # The differentiated argument moves whatever its values (zeros included).
+    assert mcalc.check_grad(f, jax.grad(f), jnp.zeros(3), X, y, idx).perturbed[0] == "w"

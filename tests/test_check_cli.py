@@ -156,3 +156,35 @@ def test_bad_usage_from_the_checker_exits_2(user_module, capsys):
     rc = main(["check", f"{user_module}:f", f"{user_module}:grad_right"])
     assert rc == 2
     assert "give the shape of each positional argument" in capsys.readouterr().err
+
+
+def test_hessian_and_hvp_from_the_command_line(capsys):
+    pytest.importorskip("scipy")
+    scipy_args = ["scipy.optimize:rosen", "--shape", "5", "--dtype", "float64"]
+    rc = main(["check", scipy_args[0], "scipy.optimize:rosen_hess", "--hessian", *scipy_args[1:]])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert out.startswith("check_hessian ok: rosen_hess vs finite differences of rosen in x")
+    rc = main(["check", scipy_args[0], "scipy.optimize:rosen_hess_prod", "--hvp", *scipy_args[1:]])
+    assert rc == 0 and capsys.readouterr().out.startswith("check_hvp ok: rosen_hess_prod vs")
+    rc = main(["check", scipy_args[0], "scipy.optimize:rosen_der", "--hvp", *scipy_args[1:]])
+    assert rc == 2  # rosen_der(x) cannot take v: said, no traceback
+    assert "raised by hvp_f at the given arguments" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["check", scipy_args[0], "scipy.optimize:rosen_hess", "--hessian", "--hvp"])
+    assert info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_torch_arguments_from_the_command_line(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch")
+    (tmp_path / "trosen.py").write_text(
+        "import torch\n"
+        "def f(x):\n    return torch.sum(torch.sin(x) ** 2)\n"
+        "def grad(x):\n    return torch.sin(2 * x)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    rc = main(["check", "trosen:f", "trosen:grad", "--shape", "4", "--torch", "--dtype", "float64"])
+    assert rc == 0
+    assert "vs torch.autograd(f) in x, float64" in capsys.readouterr().out
+    sys.modules.pop("trosen", None)

@@ -4,6 +4,7 @@ differences; a broken derivation makes the result, and the command, fail."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -50,12 +51,12 @@ def test_verify_rows_and_renderers():
         assert row.fd_max_rel_error < 1e-4
     text = result.to_text()
     assert text.splitlines()[0].split() == [
-        "problem", "function", "gradient", "sizes", "dtype", "rel", "err", "vs", "jax.grad", "vs",
+        "problem", "function", "derivative", "sizes", "dtype", "rel", "err", "vs", "autodiff", "vs",
         "finite", "diff", "result",
     ]  # fmt: skip
     assert "(X + Xᵀ) w" in text and "all agree" in text.splitlines()[-1]
     markdown = result.to_markdown().splitlines()
-    assert markdown[0].startswith("| problem | function | gradient |")
+    assert markdown[0].startswith("| problem | function | derivative |")
     assert markdown[2].startswith("| P6 | `quadratic_form` | $(X + X^\\top)\\,w$ |")
     data = json.loads(result.to_json())
     assert data["ok"] is True and data["seed"] == 1 and len(data["rows"]) == 4
@@ -96,6 +97,45 @@ def test_only_subset_from_the_command_line(capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "| P5 | `frobenius` | $B$ |" in out and "trace_power" not in out
+
+
+def test_second_order_rows_show_their_kind_and_are_checked_as_such():
+    result = mcalc.verify(
+        names=["trace_power_hvp_k3", "quadratic_form_hessian"], dtypes=["float64"], trials=2
+    )
+    assert result.ok and [r.kind for r in result.rows] == ["hvp", "hessian"]
+    assert [r.report.kind for r in result.rows] == ["hvp", "hessian"]
+    assert result.rows[1].sizes and all("x" not in s for s in result.rows[1].sizes)  # w, not H
+    text = result.to_text()
+    assert "HVP: 3 (VX + XV)ᵀ" in text and "Hessian: X + Xᵀ" in text
+    assert "| Hessian: $X + X^\\top$ |" in result.to_markdown()
+    assert json.loads(result.to_json())["rows"][1]["kind"] == "hessian"
+    gn = mcalc.derivations()["resnet_gauss_newton_hvp"]
+    assert latex_to_text(gn.grad_formula) == "Jᵀ J V, J = ∂g/∂θ (Gauss-Newton)"
+
+
+def test_every_closed_form_hessian_and_hvp_is_registered():
+    kinds = {n: d.kind for n, d in mcalc.derivations().items()}
+    hessians = {"logistic_l2_hessian", "bipolar_squared_hessian", "gaussian_nll_hessian",
+                "quadratic_form_hessian"}  # fmt: skip
+    hvps = {"trace_power_hvp_k3", "trace_power_hvp_k7", "resnet_hvp", "resnet_gauss_newton_hvp"}
+    assert {n for n, k in kinds.items() if k == "hessian"} == hessians
+    assert {n for n, k in kinds.items() if k == "hvp"} == hvps
+    assert kinds["quadratic_form_X"] == "gradient"  # P6's gradient in X
+
+
+def test_a_broken_hessian_fails_with_its_diagnosis_and_bad_kinds_are_bad_usage():
+    d = mcalc.derivations()["logistic_l2_hessian"]
+    broken = dataclasses.replace(
+        d, name="no_penalty", grad=lambda w, X, y: d.grad(w, X, y) - 1.4 * jnp.eye(w.shape[0])
+    )
+    result = mcalc.verify(derivations=[broken], dtypes=["float64"], trials=2)
+    assert not result.ok
+    assert "misses a multiple of the identity: claimed - jax.hessian = -1.4 × I" in (
+        result.rows[0].diagnosis
+    )
+    with pytest.raises(ValueError, match="derivation 'odd' has kind 'jacobian'; expected one of"):
+        mcalc.verify(derivations=[dataclasses.replace(d, name="odd", kind="jacobian")])
 
 
 def test_latex_to_text():

@@ -1,5 +1,9 @@
 """``mcalc check MODULE:F MODULE:GRAD``: the gradient checker on your own code, from the shell.
 
+``--hessian`` checks a claimed Hessian instead, ``--hvp`` a Hessian-vector
+product ``HVP(*args, v)``. ``F`` may be JAX, NumPy/SciPy or PyTorch code (the
+arguments are NumPy arrays, or torch tensors with ``--torch``).
+
 Exit status: 0 when the gradient agrees, 1 when it is wrong, 2 on bad usage (argparse's
 convention: a malformed shape, an unimportable ``MODULE:F``, an ``f`` that is not scalar, ...).
 """
@@ -116,14 +120,30 @@ def load_object(ref: str, *, what: str) -> Any:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Check a hand-derived gradient GRAD of a scalar function F against jax.grad (in float64) "
-        "and finite differences, at random arguments of the given shapes; say how it is wrong."
+        "and finite differences, at random arguments of the given shapes; say how it is wrong. "
+        "F may be JAX, NumPy/SciPy (checked against finite differences alone) or PyTorch code."
     )
     parser.epilog = (
         "example: mcalc check mymod:f mymod:grad_f --shape 5 --shape 5,5   "
         "(exit status 0: right, 1: wrong, 2: bad usage)"
     )
     parser.add_argument("f", metavar="MODULE:F", help="the scalar function, e.g. mymod:loss")
-    parser.add_argument("grad", metavar="MODULE:GRAD", help="its claimed gradient")
+    parser.add_argument(
+        "grad",
+        metavar="MODULE:GRAD",
+        help="its claimed gradient (with --hessian: its Hessian; with --hvp: HVP(*args, v) = H v)",
+    )
+    order = parser.add_mutually_exclusive_group()
+    order.add_argument(
+        "--hessian",
+        action="store_true",
+        help="GRAD is the Hessian, shaped arg.shape + arg.shape (or [n, n])",
+    )
+    order.add_argument(
+        "--hvp",
+        action="store_true",
+        help="GRAD is a Hessian-vector product HVP(*args, v), shaped like the argument",
+    )
     parser.add_argument(
         "--shape",
         action="append",
@@ -152,15 +172,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-fd", action="store_true", help="compare with jax.grad only, not finite differences"
     )
+    parser.add_argument(
+        "--torch",
+        action="store_true",
+        help="pass the random arguments as torch tensors (for a PyTorch F)",
+    )
     parser.add_argument("--format", choices=["text", "json"], default="text", help="output")
 
 
-def _random_args(shapes: list[tuple[int, ...]], dtype: str, seed: int) -> tuple:
+def _random_args(shapes: list[tuple[int, ...]], dtype: str, seed: int, torch: bool) -> tuple:
     import jax.numpy as jnp
 
     rng = np.random.default_rng(seed)
     np_dtype = jnp.dtype(dtype)  # jnp knows bfloat16 too
-    return tuple(rng.standard_normal(s).astype(np_dtype) for s in shapes)
+    arrays = tuple(rng.standard_normal(s).astype(np_dtype) for s in shapes)
+    if not torch:
+        return arrays
+    try:
+        import torch as th
+    except ImportError:
+        raise UsageError("--torch needs PyTorch: pip install torch") from None
+    return tuple(th.tensor(a.astype(np.float32) if dtype == "bfloat16" else a) for a in arrays)
 
 
 def _check_arity(f: Any, n: int) -> None:
@@ -183,7 +215,7 @@ def _check_arity(f: Any, n: int) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from . import check_grad
+    from . import check_grad, check_hessian, check_hvp
 
     try:
         f = load_object(args.f, what="F")
@@ -198,8 +230,9 @@ def main(args: argparse.Namespace) -> int:
             _check_arity(f, len(args.shape))
         if args.trials < 1:
             raise UsageError(f"--trials must be >= 1; got {args.trials}")
-        point = _random_args(args.shape, args.dtype, args.seed)
-        report = check_grad(
+        point = _random_args(args.shape, args.dtype, args.seed, args.torch)
+        check = check_hessian if args.hessian else check_hvp if args.hvp else check_grad
+        report = check(
             f,
             grad,
             *point,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import numbers
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,6 +28,10 @@ __all__ = [
     "cast_floats",
     "float_leaves",
     "dtype_of",
+    "is_label_like",
+    "perturbation",
+    "is_torch",
+    "framework_of",
 ]
 
 
@@ -38,13 +43,43 @@ def is_floating(dtype: Any) -> bool:
         return False
 
 
+def is_torch(x: Any) -> bool:
+    """A ``torch.Tensor`` (without importing torch: only a program that did can pass one)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def _torch_dtype(t: Any) -> np.dtype:
+    name = str(t.dtype).removeprefix("torch.")
+    return jax.numpy.dtype(name) if name != "bool" else np.dtype(bool)
+
+
 def dtype_of(x: Any) -> np.dtype:
-    """The dtype of an array or a Python scalar."""
+    """The dtype of an array (NumPy, JAX or PyTorch) or a Python scalar."""
+    if is_torch(x):
+        return _torch_dtype(x)
     return x.dtype if hasattr(x, "dtype") else np.result_type(x)
 
 
+def framework_of(tree: Any) -> str:
+    """``"torch"`` when any leaf is a torch tensor, ``"jax"`` when any is a JAX array, else ``"numpy"``."""
+    leaves = jax.tree_util.tree_leaves(tree)
+    if any(is_torch(a) for a in leaves):
+        return "torch"
+    if any(isinstance(a, jax.Array) for a in leaves):
+        return "jax"
+    return "numpy"
+
+
 def _is_array(x: Any) -> bool:
-    return isinstance(x, jax.Array | np.ndarray | np.generic)
+    return isinstance(x, jax.Array | np.ndarray | np.generic) or is_torch(x)
+
+
+def _torch_to_numpy(t: Any) -> np.ndarray:
+    t = t.detach().cpu()
+    if str(t.dtype) == "torch.bfloat16":  # NumPy has no bfloat16: through float32, exactly
+        return t.float().numpy().astype(jax.numpy.bfloat16)
+    return t.numpy().copy()
 
 
 def _is_dynamic(arg: Any) -> bool:
@@ -54,8 +89,15 @@ def _is_dynamic(arg: Any) -> bool:
 
 
 def to_host(tree: Any) -> Any:
-    """NumPy copies of every array leaf; other leaves (Python scalars, strings) as they are."""
-    return jax.tree_util.tree_map(lambda a: np.asarray(a) if _is_array(a) else a, tree)
+    """NumPy copies of every array leaf (torch tensors too); other leaves (Python scalars,
+    strings) as they are."""
+
+    def leaf(a):
+        if is_torch(a):
+            return _torch_to_numpy(a)
+        return np.asarray(a) if _is_array(a) else a
+
+    return jax.tree_util.tree_map(leaf, tree)
 
 
 def promote_floats(args: tuple, argnum: int | Sequence[int]) -> tuple:
@@ -228,35 +270,94 @@ def cast_floats(tree: Any, dtype: Any) -> Any:
 
 
 def _rms(a: np.ndarray) -> float:
-    a = np.asarray(a, dtype=np.float64)
-    return float(np.sqrt(np.mean(a * a))) if a.size else 0.0
+    a = np.asarray(a, dtype=np.float64).ravel()
+    return float(np.sqrt(np.dot(a, a) / a.size)) if a.size else 0.0
 
 
-def perturb(spec: ArgSpec, args: Sequence[Any], rng: np.random.Generator, rel: float) -> tuple:
-    """A random point near ``args``: every floating leaf of every traced argument moves.
+def is_label_like(a: Any) -> bool:
+    """A floating array whose entries are all in {0, 1} or all in {-1, 1}: labels, one-hot rows.
+
+    Such an argument is data, not a quantity anyone differentiates in: a random point
+    near the given one keeps it as it is (moving it breaks the identities a gradient
+    relies on, such as rows of one-hot labels summing to one).
+    """
+    if not (_is_array(a) and is_floating(dtype_of(a))) or np.size(a) == 0:
+        return False
+    values = np.unique(np.asarray(a, np.float64))
+    return bool(np.isin(values, (0.0, 1.0)).all() or np.isin(values, (-1.0, 1.0)).all())
+
+
+@dataclasses.dataclass(frozen=True)
+class Perturbation:
+    """Which array leaves a random point near the given arguments moves, and which it holds.
+
+    Attributes:
+      moved: ``(position, path)`` of every floating leaf that moves.
+      perturbed: their names, e.g. ``("w", "X")``.
+      held: names of the traced, non-differentiated leaves that stay as given, each
+        with why: ``"y (labels)"``, ``"idx (integer)"``, ``"Y (fixed=)"``.
+    """
+
+    moved: frozenset
+    perturbed: tuple[str, ...]
+    held: tuple[str, ...]
+
+
+def perturbation(spec: ArgSpec, args: Sequence[Any]) -> Perturbation:
+    """Decide which leaves move: every floating leaf of the differentiated arguments, and of the
+    other traced arguments those that are not ``fixed`` and not labels (:func:`is_label_like`)."""
+    moved, perturbed, held = set(), [], []
+    for i in sorted(spec.argnums + spec.dyn_pos):
+        for path, a in jax.tree_util.tree_flatten_with_path(args[i])[0]:
+            name = spec.names[i] + jax.tree_util.keystr(tuple(path))
+            differentiated = i in spec.argnums
+            if not (_is_array(a) and is_floating(dtype_of(a))):
+                if not differentiated:
+                    held.append(f"{name} (integer)" if _is_array(a) else name)
+                continue
+            if np.size(a) == 0:
+                continue
+            if i in spec.fixed:
+                held.append(f"{name} (fixed=)")
+            elif not differentiated and is_label_like(a):
+                held.append(f"{name} (labels)")
+            else:
+                moved.add((i, tuple(path)))
+                perturbed.append(name)
+    return Perturbation(frozenset(moved), tuple(perturbed), tuple(held))
+
+
+def perturb(
+    spec: ArgSpec,
+    args: Sequence[Any],
+    rng: np.random.Generator,
+    rel: float,
+    plan: Perturbation | None = None,
+) -> tuple:
+    """A random point near ``args``: the leaves that ``plan`` (:func:`perturbation`) moves move.
 
     Each leaf moves by Gaussian noise of standard deviation ``rel * rms(leaf)``:
     a vector moves by about ``rel`` of its length, and a matrix by a matrix whose
     spectral norm is about ``2 rel`` times the scale of its entries, so a
     well-conditioned matrix stays well-conditioned. All-zero leaves move on the
     scale of the other arguments (1 if there is none), so a formula right only at
-    zero cannot pass. Positions in ``spec.fixed`` are kept as given.
+    zero cannot pass.
     """
+    plan = perturbation(spec, args) if plan is None else plan
     scales = [_rms(a) for a in float_leaves([args[i] for i in spec.argnums + spec.dyn_pos])]
     nonzero = [s for s in scales if s > 0]
     fallback = float(np.exp(np.mean(np.log(nonzero)))) if nonzero else 1.0
 
     def move(a):
-        if not (_is_array(a) and is_floating(a.dtype)) or a.size == 0:
-            return a
         s = _rms(a) or fallback
         noise = rng.standard_normal(a.shape)
         return (np.asarray(a, np.float64) + rel * s * noise).astype(a.dtype)
 
     out = list(args)
     for i in spec.argnums + spec.dyn_pos:
-        if i not in spec.fixed:
-            out[i] = jax.tree_util.tree_map(move, args[i])
+        leaves, treedef = jax.tree_util.tree_flatten_with_path(args[i])
+        new = [move(a) if (i, tuple(path)) in plan.moved else a for path, a in leaves]
+        out[i] = jax.tree_util.tree_unflatten(treedef, new)
     return tuple(out)
 
 

@@ -8,6 +8,15 @@ from typing import Any
 
 __all__ = ["LeafResult", "TrialResult", "GradCheckReport", "format_index"]
 
+# kind -> (the public function, the JAX reference applied to f)
+_HEADS = {
+    "gradient": ("check_grad", "jax.grad({f})"),
+    "hessian": ("check_hessian", "jax.hessian({f})"),
+    "hvp": ("check_hvp", "jvp(jax.grad({f}))"),
+    "vjp": ("check_vjp", "finite differences of {f}"),
+    "jvp": ("check_jvp", "finite differences of {f}"),
+}
+
 
 def format_index(name: str, index: tuple[int, ...]) -> str:
     """``X`` and ``(2, 0)`` -> ``X[2, 0]``; a scalar leaf is just its name."""
@@ -86,32 +95,42 @@ class TrialResult:
 
 @dataclasses.dataclass(frozen=True)
 class GradCheckReport:
-    """The verdict of :func:`mcalc.check_grad` on a claimed gradient.
+    """The verdict of :func:`mcalc.check_grad` (``check_hessian``, ``check_hvp``, ``check_vjp``,
+    ``check_jvp``) on a claimed derivative.
 
     Errors are scale-aware: an entry's error is divided by the largest magnitude
-    of its leaf of the float64 ``jax.grad`` (so tiny entries of a large gradient
-    do not produce huge relative errors), and errors are taken over every
+    of its leaf of the float64 reference (so tiny entries of a large gradient do
+    not produce huge relative errors), and errors are taken over every
     conclusive point.
 
     Attributes:
-      ok: the claimed gradient agrees with float64 ``jax.grad`` and with central
-        finite differences at every conclusive point. ``bool(report)`` is ``ok``.
-      diagnosis: one sentence; on failure it says how the gradient is wrong (it
+      ok: the claimed derivative agrees with the float64 reference and with
+        central finite differences at every conclusive point. ``bool(report)`` is ``ok``.
+      diagnosis: one sentence; on failure it says how the derivative is wrong (it
         contains "shape", "transpose", "sign" or "factor" when that is the cause).
-      max_abs_error: largest ``|claimed - jax.grad|``.
-      max_rel_error: largest scale-aware relative error against ``jax.grad``.
+      max_abs_error: largest ``|claimed - reference|``.
+      max_rel_error: largest scale-aware relative error against the reference.
       fd_max_rel_error: the same against central finite differences.
-      worst_leaf, worst_index: where the claimed gradient is furthest outside its
+      worst_leaf, worst_index: where the claimed derivative is furthest outside its
         tolerance (for a passing check: closest to it); ``worst_index`` indexes the leaf.
-      claimed_value, reference_value: the claimed and the float64 ``jax.grad``
-        value there; ``worst_trial``: at which point.
+      claimed_value, reference_value: the claimed and the reference value there;
+        ``worst_trial``: at which point.
       rtol: the relative tolerance (before the ill-conditioning allowance).
-      dtype: the dtype the claimed gradient was computed in.
+      dtype: the dtype the claimed derivative was computed in.
       wrt: the differentiated argument(s); ``f_name``/``grad_name``: the functions.
       fd_method: ``"full"`` (every entry), ``"directional"`` (random directional
-        derivatives, for large arguments) or ``"off"``.
+        derivatives, for large arguments), ``"along v"`` (a Hessian-vector
+        product), ``"reference"`` (finite differences are the reference itself)
+        or ``"off"``.
       trials: per-point results.
       notes: anything else worth knowing (skipped points, eager fallback, ...).
+      kind: what was checked: ``"gradient"``, ``"hessian"``, ``"hvp"``, ``"vjp"`` or ``"jvp"``.
+      reference: what it was checked against: ``"jax.grad"``, ``"jax.hessian"``,
+        ``"jax.jvp of jax.grad"``, ``"torch.autograd"`` or ``"finite differences"``.
+      perturbed: the array arguments (leaves) moved at the random points near the
+        given one.
+      held: the traced arguments kept as given there, with why (``"y (labels)"``,
+        ``"idx (integer)"``, ``"Y (fixed=)"``).
     """
 
     ok: bool
@@ -132,6 +151,10 @@ class GradCheckReport:
     fd_method: str
     trials: tuple[TrialResult, ...]
     notes: tuple[str, ...] = ()
+    kind: str = "gradient"
+    reference: str = "jax.grad"
+    perturbed: tuple[str, ...] = ()
+    held: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return self.ok
@@ -167,23 +190,28 @@ class GradCheckReport:
             where = f"the given point and {n - 1} sampled point{'s' if n != 2 else ''}"
         else:
             where = f"{n} sampled point{'s' if n != 1 else ''}"
+        function, ref_call = _HEADS.get(self.kind, _HEADS["gradient"])
+        ref_call = {
+            "torch.autograd": "torch.autograd({f})",
+            "finite differences": "finite differences of {f}",
+        }.get(self.reference, ref_call)
         lines = [
-            f"check_grad {head}: {self.grad_name} vs jax.grad({self.f_name}) in {self.wrt}, "
-            f"{self.dtype}, at {where}",
+            f"{function} {head}: {self.grad_name} vs {ref_call.format(f=self.f_name)} in "
+            f"{self.wrt}, {self.dtype}, at {where}",
             f"  diagnosis: {self.diagnosis}",
         ]
         if not self.ok and self.worst_leaf and not math.isnan(self.reference_value):
             lines.append(
                 f"  worst:     {self.worst} at point {self.worst_trial}: claimed "
-                f"{_g(self.claimed_value)}, jax.grad {_g(self.reference_value)}"
+                f"{_g(self.claimed_value)}, {self.reference} {_g(self.reference_value)}"
             )
             fd = (
                 ""
-                if self.fd_method == "off"
+                if self.fd_method in ("off", "reference")
                 else f", vs finite differences {_e(self.fd_max_rel_error)} ({self.fd_method})"
             )
             lines.append(
-                f"  errors:    max abs {_e(self.max_abs_error)}; max rel vs jax.grad "
+                f"  errors:    max abs {_e(self.max_abs_error)}; max rel vs {self.reference} "
                 f"{_e(self.max_rel_error)}{fd}; rtol {_e(self.rtol)}"
             )
         leaf_names = [leaf.name for leaf in self.trials[0].leaves] if self.trials else []
@@ -215,5 +243,9 @@ class GradCheckReport:
         seen = [s for s in legend if any(t.status == s for t in self.trials)]
         key = ", ".join(f"{legend[s][0]} {legend[s][1]}" for s in seen)
         lines.append(f"  points:    {marks}  ({key})")
+        if self.perturbed or self.held:
+            moved = ", ".join(self.perturbed) or "nothing"
+            held = f"; held as given: {', '.join(self.held)}" if self.held else ""
+            lines.append(f"  moved:     {moved} at the random points{held}")
         lines += [f"  note:      {note}" for note in self.notes]
         return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""The record that ties a function to its closed-form gradient and its inputs."""
+"""The record that ties a function to its closed-form derivative and its inputs."""
 
 from __future__ import annotations
 
@@ -13,24 +13,30 @@ Sampler = Callable[[jax.Array, Any], tuple[Any, ...]]
 
 @dataclasses.dataclass(frozen=True)
 class Derivation:
-    """One verified derivation: a scalar function, its closed-form gradient, and inputs.
+    """One verified derivation: a scalar function, its closed-form derivative, and inputs.
 
     Attributes:
       name: unique registry key, e.g. ``"logistic_l2"``.
       problem: the problem it belongs to, ``"P1"`` .. ``"P7"`` (see the docs' problem page).
       f: the scalar function ``f(*args)``.
-      grad: the closed form of ``jax.grad(f, argnums=argnum)(*args)``.
-      argnum: which positional argument the gradient is taken in (an int, or
-        ``None`` when ``f`` and ``grad`` take a pytree as argument 0 and the
-        gradient is a pytree of the same structure).
+      grad: the closed form; what it computes depends on ``kind``: the gradient
+        ``jax.grad(f, argnums=argnum)(*args)`` (``"gradient"``), the Hessian
+        ``hess(*args)`` shaped ``arg.shape + arg.shape`` (``"hessian"``), or the
+        Hessian-vector product ``hvp(*args, v)``, shaped like the argument
+        (``"hvp"``).
+      argnum: which positional argument the derivative is taken in (an int; the
+        argument may be a pytree, e.g. a dict of parameters, and the gradient or
+        HVP is then a pytree of the same structure).
       sample: ``sample(key, dtype) -> args``; valid random inputs of random sizes.
       formula: LaTeX of the function.
-      grad_formula: LaTeX of the gradient.
-      wrt: name of the argument the gradient is taken in, for tables.
+      grad_formula: LaTeX of the closed form.
+      wrt: name of the argument the derivative is taken in, for tables.
+      kind: ``"gradient"`` (default), ``"hessian"`` or ``"hvp"``; ``mcalc verify``
+        checks it with :func:`mcalc.check_grad`, :func:`mcalc.check_hessian` or
+        :func:`mcalc.check_hvp`.
 
     :func:`mcalc.derivations` returns the built-in ones; :func:`mcalc.verify` checks any
-    (``derivations=[...]``), each row one :func:`mcalc.check_grad` at points drawn by
-    ``sample``.
+    (``derivations=[...]``), each row one check at points drawn by ``sample``.
 
     Example:
       >>> import jax, jax.numpy as jnp, mcalc
@@ -53,6 +59,7 @@ class Derivation:
     formula: str
     grad_formula: str
     wrt: str
+    kind: str = "gradient"
 
     def sizes(self, args: tuple[Any, ...]) -> str:
         """The shapes of the array leaves of ``args``, for tables.

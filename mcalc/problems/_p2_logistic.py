@@ -162,16 +162,35 @@ def _sample(key, dtype):
 
 _LAM = 0.7
 
+
+def _loss(w, X, y):
+    return logistic_l2(w, X, y, lam=_LAM)
+
+
+_FORMULA = r"\sum_i[\operatorname{softplus}(x_i^\top w) - y_i x_i^\top w] + \lambda\|w\|^2"
+
 DERIVATIONS = (
     Derivation(
         name="logistic_l2",
         problem="P2",
-        f=lambda w, X, y: logistic_l2(w, X, y, lam=_LAM),
+        f=_loss,
         grad=lambda w, X, y: logistic_l2_grad(w, X, y, lam=_LAM),
         argnum=0,
         sample=_sample,
-        formula=r"\sum_i[\operatorname{softplus}(x_i^\top w) - y_i x_i^\top w] + \lambda\|w\|^2",
+        formula=_FORMULA,
         grad_formula=r"X^\top(\sigma(Xw) - y) + 2\lambda w",
         wrt="w",
+    ),
+    Derivation(
+        name="logistic_l2_hessian",
+        problem="P2",
+        f=_loss,
+        grad=lambda w, X, y: logistic_l2_hessian(w, X, y, lam=_LAM),
+        argnum=0,
+        sample=_sample,
+        formula=_FORMULA,
+        grad_formula=r"X^\top S X + 2\lambda I,\ S = \operatorname{diag}(\sigma(1 - \sigma))",
+        wrt="w",
+        kind="hessian",
     ),
 )

@@ -5,6 +5,8 @@
    \\qquad L = \\tfrac12 \\sum_i (f_i - y_i)^2
 
 ``df/da = (1 - f²)/2``, so ``∇L = Σ_i (f_i - y_i)(1 - f_i²)/2 · x_i = Xᵀ[(f - y) ⊙ (1 - f²)/2]``.
+With ``f' = (1 - f²)/2`` and ``f'' = -f f'``, the Hessian is
+``∇²L = Xᵀ diag(f'² + (f - y) f'') X = Xᵀ diag(f'(f' - f(f - y))) X``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ import jax.numpy as jnp
 from .. import _validation as v
 from ._derivation import Derivation
 
-__all__ = ["bipolar_sigmoid", "bipolar_squared", "bipolar_squared_grad", "DERIVATIONS"]
+__all__ = [
+    "bipolar_sigmoid",
+    "bipolar_squared",
+    "bipolar_squared_grad",
+    "bipolar_squared_hessian",
+    "DERIVATIONS",
+]
 
 
 def bipolar_sigmoid(a: jax.Array) -> jax.Array:
@@ -110,6 +118,38 @@ def bipolar_squared_grad(w: jax.Array, X: jax.Array, y: jax.Array) -> jax.Array:
     return (_residual(a, y) * dfda) @ X
 
 
+def bipolar_squared_hessian(w: jax.Array, X: jax.Array, y: jax.Array) -> jax.Array:
+    """Closed-form Hessian of :func:`bipolar_squared` in ``w``; equals ``jax.hessian(bipolar_squared)``.
+
+    .. math:: \\nabla^2 L = X^\\top \\operatorname{diag}\\big(f'(f' - f(f - y))\\big) X,
+              \\quad f = \\tanh(Xw/2),\\ f' = (1 - f^2)/2
+
+    Each sample's ``½(f_i - y_i)²`` has second derivative ``f'² + (f - y) f''`` in
+    ``a_i = x_iᵀw``, with ``f'' = -f f'`` (the derivative of ``(1 - f²)/2``); the
+    chain rule through ``a = Xw`` gives ``XᵀDX``. Not positive semi-definite in
+    general: where ``f(f - y) > f'`` the curvature is negative.
+
+    Args:
+      w: ``[D]``; X: ``[N, D]``; y: ``[N]``.
+
+    Returns:
+      ``[D, D]`` symmetric.
+
+    Example:
+      >>> import jax.numpy as jnp, mcalc
+      >>> mcalc.bipolar_squared_hessian(jnp.zeros(2), jnp.eye(2), jnp.ones(2))  # f = 0, f' = 1/2
+      Array([[0.25, 0.  ],
+             [0.  , 0.25]], dtype=float32)
+    """
+    w, X, y = v.linear_model_args("mcalc.bipolar_squared_hessian", w, X, y)
+    a = X @ w
+    dfda = 2 * jax.nn.sigmoid(a) * jax.nn.sigmoid(-a)  # (1 - f²)/2 without cancellation
+    f = jnp.tanh(a / 2)
+    s = dfda * (dfda - f * _residual(a, y))
+    # Xᵀ diag(s) X contracting the sample axis: no transposed copy of a tall X.
+    return jax.lax.dot_general(X * s[:, None], X, (((0,), (0,)), ((), ())))
+
+
 def _sample(key, dtype):
     kn, kd, kw, kx, ky = jax.random.split(key, 5)
     N = int(jax.random.randint(kn, (), 3, 40))
@@ -120,6 +160,8 @@ def _sample(key, dtype):
     return w, X, y
 
 
+_FORMULA = r"\tfrac12\sum_i(\tanh(x_i^\top w/2) - y_i)^2"
+
 DERIVATIONS = (
     Derivation(
         name="bipolar_squared",
@@ -128,8 +170,20 @@ DERIVATIONS = (
         grad=bipolar_squared_grad,
         argnum=0,
         sample=_sample,
-        formula=r"\tfrac12\sum_i(\tanh(x_i^\top w/2) - y_i)^2",
+        formula=_FORMULA,
         grad_formula=r"X^\top[(f - y)\odot(1 - f^2)/2]",
         wrt="w",
+    ),
+    Derivation(
+        name="bipolar_squared_hessian",
+        problem="P3",
+        f=bipolar_squared,
+        grad=bipolar_squared_hessian,
+        argnum=0,
+        sample=_sample,
+        formula=_FORMULA,
+        grad_formula=r"X^\top\operatorname{diag}(f'(f' - f(f - y)))X,\ f' = (1 - f^2)/2",
+        wrt="w",
+        kind="hessian",
     ),
 )

@@ -24,6 +24,7 @@ from ._derivation import Derivation
 __all__ = [
     "gaussian_nll",
     "gaussian_nll_grad",
+    "gaussian_nll_hessian",
     "least_squares",
     "LeastSquaresResult",
     "RankDeficientWarning",
@@ -100,6 +101,35 @@ def gaussian_nll_grad(
     w, X, y = _args("mcalc.gaussian_nll_grad", w, X, y, sigma2)
     # (r @ X), not X.T @ r: the fast layout for a tall X on the CPU.
     return -((y - X @ w) @ X) / sigma2
+
+
+def gaussian_nll_hessian(
+    w: jax.Array, X: jax.Array, y: jax.Array, *, sigma2: float = 1.0
+) -> jax.Array:
+    """Closed-form Hessian of :func:`gaussian_nll` in ``w``; equals ``jax.hessian(gaussian_nll)``.
+
+    .. math:: \\nabla^2_w(-\\ln P) = \\tfrac{1}{\\sigma^2} X^\\top X
+
+    Constant in ``w`` and positive semi-definite: Newton's method solves the
+    normal equations in one step.
+
+    Args:
+      w: ``[D]`` (unused by the formula, checked for shape); X: ``[N, D]``; y: ``[N]``;
+      sigma2: ``σ² > 0``.
+
+    Returns:
+      ``[D, D]`` symmetric.
+
+    Example:
+      >>> import jax.numpy as jnp, mcalc
+      >>> mcalc.gaussian_nll_hessian(jnp.zeros(2), jnp.eye(2), jnp.zeros(2), sigma2=0.5)
+      Array([[2., 0.],
+             [0., 2.]], dtype=float32)
+    """
+    w, X, y = _args("mcalc.gaussian_nll_hessian", w, X, y, sigma2)
+    # XᵀX contracting the sample axis directly: no transposed copy of a tall X.
+    G = jax.lax.dot_general(X, X, (((0,), (0,)), ((), ())))
+    return (G / sigma2).astype(jnp.result_type(w, X, y))
 
 
 class LeastSquaresResult(NamedTuple):
@@ -244,17 +274,35 @@ def _sample(key, dtype):
 
 
 _SIGMA2 = 0.8
+_FORMULA = r"\tfrac N2\ln(2\pi\sigma^2) + \tfrac{1}{2\sigma^2}\|y - Xw\|^2"
+
+
+def _loss(w, X, y):
+    return gaussian_nll(w, X, y, sigma2=_SIGMA2)
+
 
 DERIVATIONS = (
     Derivation(
         name="gaussian_nll",
         problem="P4",
-        f=lambda w, X, y: gaussian_nll(w, X, y, sigma2=_SIGMA2),
+        f=_loss,
         grad=lambda w, X, y: gaussian_nll_grad(w, X, y, sigma2=_SIGMA2),
         argnum=0,
         sample=_sample,
-        formula=r"\tfrac N2\ln(2\pi\sigma^2) + \tfrac{1}{2\sigma^2}\|y - Xw\|^2",
+        formula=_FORMULA,
         grad_formula=r"-\tfrac{1}{\sigma^2}X^\top(y - Xw)",
         wrt="w",
+    ),
+    Derivation(
+        name="gaussian_nll_hessian",
+        problem="P4",
+        f=_loss,
+        grad=lambda w, X, y: gaussian_nll_hessian(w, X, y, sigma2=_SIGMA2),
+        argnum=0,
+        sample=_sample,
+        formula=_FORMULA,
+        grad_formula=r"\tfrac{1}{\sigma^2}X^\top X",
+        wrt="w",
+        kind="hessian",
     ),
 )

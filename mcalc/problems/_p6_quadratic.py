@@ -17,7 +17,13 @@ import jax.numpy as jnp
 from .. import _validation as v
 from ._derivation import Derivation
 
-__all__ = ["quadratic_form", "quadratic_form_grad", "quadratic_form_grad_X", "DERIVATIONS"]
+__all__ = [
+    "quadratic_form",
+    "quadratic_form_grad",
+    "quadratic_form_grad_X",
+    "quadratic_form_hessian",
+    "DERIVATIONS",
+]
 
 
 def _args(fn, w, X):
@@ -113,6 +119,30 @@ def quadratic_form_grad_X(w: jax.Array, X: jax.Array) -> jax.Array:
     return jnp.outer(w, w).astype(jnp.result_type(w, X))
 
 
+def quadratic_form_hessian(w: jax.Array, X: jax.Array) -> jax.Array:
+    """Closed-form Hessian of :func:`quadratic_form` in ``w``: ``X + Xᵀ``, whatever ``w``.
+
+    .. math:: \\frac{\\partial^2\\, w^\\top X w}{\\partial w\\, \\partial w^\\top} = X + X^\\top
+
+    ``∂/∂w_l`` of the gradient ``Σ_j X_kj w_j + Σ_i w_i X_ik`` is ``X_kl + X_lk``. The
+    shortcut ``2X`` holds only for symmetric ``X`` (and is not even symmetric otherwise).
+
+    Args:
+      w: ``[D]``; X: ``[D, D]``.
+
+    Returns:
+      ``[D, D]`` symmetric.
+
+    Example:
+      >>> import jax.numpy as jnp, mcalc
+      >>> mcalc.quadratic_form_hessian(jnp.ones(2), jnp.array([[1.0, 2.0], [0.0, 1.0]]))
+      Array([[2., 2.],
+             [2., 2.]], dtype=float32)
+    """
+    w, X = _args("mcalc.quadratic_form_hessian", w, X)
+    return (X + X.T).astype(jnp.result_type(w, X))
+
+
 def _sample(key, dtype):
     kd, kw, kx = jax.random.split(key, 3)
     D = int(jax.random.randint(kd, (), 2, 9))
@@ -142,5 +172,17 @@ DERIVATIONS = (
         formula=r"w^\top X w",
         grad_formula=r"w w^\top",
         wrt="X",
+    ),
+    Derivation(
+        name="quadratic_form_hessian",
+        problem="P6",
+        f=quadratic_form,
+        grad=quadratic_form_hessian,
+        argnum=0,
+        sample=_sample,
+        formula=r"w^\top X w",
+        grad_formula=r"X + X^\top",
+        wrt="w",
+        kind="hessian",
     ),
 )

@@ -34,6 +34,8 @@ __all__ = [
     "resnet_loss",
     "resnet_grad",
     "resnet_grad_h",
+    "resnet_hvp",
+    "resnet_gauss_newton_hvp",
     "DERIVATIONS",
 ]
 
@@ -278,6 +280,144 @@ def resnet_grad_h(params: Params, X: jax.Array, y: jax.Array) -> jax.Array:
 
 
 # ----------------------------------------------------------------------------
+# Second order: Hessian-vector products by the R-operator (Pearlmutter, 1994): every
+# quantity of the forward pass and of the delta rule differentiated along V.
+
+
+def _hvp_inputs(fn: str, params: Any, X: Any, y: Any, V: Any):
+    """Validated ``(params, V, X, y, activations)`` of a Hessian-vector product."""
+    p, X, y = _inputs(fn, params, X, y)
+    q, _, _ = _params(fn, V)
+    for k in _KEYS:
+        if q[k].shape != p[k].shape:
+            raise ValueError(
+                f"{fn}: V['{k}'] must have the shape of params['{k}'], {p[k].shape}; "
+                f"got {q[k].shape}."
+            )
+    return p, {k: q[k].astype(p[k].dtype) for k in _KEYS}, X, y, _forward(p, X)
+
+
+def _r_delta_rule(
+    p: Params, d: Params, X: jax.Array, acts: _Activations, r: jax.Array | float
+) -> Params:
+    """``R_d{∇L}`` for residuals ``r = g - y``: the exact HVP, or with ``r = 0`` Gauss-Newton's."""
+    V, Z, U, H, g = acts
+    dZ = Z * (1 - Z)  # σ'(V)
+    S = jax.nn.sigmoid(U)
+    dS = S * (1 - S)  # σ'(U)
+    dg = g * (1 - g)  # σ'(a)
+    # The forward pass along d.
+    RV = X @ d["W0"].T
+    RZ = dZ * RV
+    RU = RZ @ p["W1"].T + Z @ d["W1"].T
+    RH = dS * RU
+    Ra = RH @ p["w2"] + H @ d["w2"]
+    # The delta rule along d: δ = r σ'(a), so Rδ = Ra [σ'(a)² + r σ'(a)(1 - 2g)].
+    delta = r * dg
+    Rdelta = Ra * (dg * dg + r * dg * (1 - 2 * g))
+    G_h = delta[:, None] * p["w2"][None, :]
+    RG_h = Rdelta[:, None] * p["w2"][None, :] + delta[:, None] * d["w2"][None, :]
+    G_u = G_h * dS
+    RG_u = RG_h * dS + G_h * dS * (1 - 2 * S) * RU  # σ''(u) = σ'(u)(1 - 2σ(u))
+    GW = G_u @ p["W1"]
+    RG_v = (RG_u @ p["W1"] + G_u @ d["W1"]) * dZ + GW * dZ * (1 - 2 * Z) * RV
+    contract_rows = (((0,), (0,)), ((), ()))
+    return {
+        "W0": jax.lax.dot_general(RG_v, X, contract_rows),
+        "W1": jax.lax.dot_general(RG_u, Z, contract_rows)
+        + jax.lax.dot_general(G_u, RZ, contract_rows),
+        "w2": Rdelta @ H + delta @ RH,
+    }
+
+
+def resnet_hvp(params: Params, X: jax.Array, y: jax.Array, V: Params) -> Params:
+    """Closed-form Hessian-vector product of :func:`resnet_loss`; equals ``jvp(jax.grad(resnet_loss))``.
+
+    .. math:: \\nabla^2 L\\,V = \\mathcal{R}_V\\{\\nabla L\\} =
+              \\frac{d}{dt}\\nabla L(\\theta + tV)\\Big|_{t=0}
+
+    The R-operator applied to the forward pass and to the delta rule of
+    :func:`resnet_grad`: with ``RV = X dW0ᵀ``, ``RZ = σ'(V) ⊙ RV``,
+    ``RU = RZ W1ᵀ + Z dW1ᵀ``, ``RH = σ'(U) ⊙ RU``, ``Ra = RH w2 + H dw2`` and
+    ``r = g - y``::
+
+        Rδ    = Ra ⊙ [σ'(a)² + r ⊙ σ'(a)(1 - 2g)]
+        RG_u  = (Rδ w2ᵀ + δ dw2ᵀ) ⊙ σ'(U) + G_u ⊙ (1 - 2σ(U)) ⊙ RU
+        R∇W1  = RG_uᵀ Z + G_uᵀ RZ
+        R∇W0  = [(RG_u W1 + G_u dW1) ⊙ σ'(V) + (G_u W1) ⊙ σ'(V) ⊙ (1 - 2Z) ⊙ RV]ᵀ X
+        R∇w2  = Hᵀ Rδ + RHᵀ δ
+
+    Two passes over the data, like the gradient: no Hessian is formed.
+
+    Args:
+      params: ``{"W0": [M, D], "W1": [D, M], "w2": [D]}``.
+      X: ``[N, D]``; y: ``[N]``.
+      V: the direction, a dict shaped like ``params``.
+
+    Returns:
+      A dict shaped like ``params``.
+
+    Raises:
+      ValueError: on malformed ``params`` or ``V``, or shapes that do not fit.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, mcalc
+      >>> p = mcalc.resnet_init(jax.random.key(0), D=3, M=5)
+      >>> hv = mcalc.resnet_hvp(p, jnp.ones((4, 3)), jnp.ones(4), p)
+      >>> {k: a.shape for k, a in hv.items()}
+      {'W0': (5, 3), 'W1': (3, 5), 'w2': (3,)}
+    """
+    p, d, X, y, acts = _hvp_inputs("mcalc.resnet_hvp", params, X, y, V)
+    return _r_delta_rule(p, d, X, acts, acts.g - y)
+
+
+def resnet_gauss_newton_hvp(params: Params, X: jax.Array, y: jax.Array, V: Params) -> Params:
+    """The Gauss-Newton approximation ``JᵀJ V`` of :func:`resnet_hvp`, ``J = ∂g/∂θ``.
+
+    .. math:: G\\,V = J^\\top (J V), \\qquad J = \\frac{\\partial g}{\\partial \\theta}
+
+    For the squared loss ``L = ½ Σ (g_i - y_i)²``, ``∇²L = JᵀJ + Σ_i r_i ∇²g_i``
+    with residuals ``r = g - y``; Gauss-Newton keeps the first term, positive
+    semi-definite, and drops the curvature of the network weighted by the
+    residuals. It is :func:`resnet_hvp` with ``r`` set to zero: ``Rδ = σ'(a)² Ra``
+    (``J V = σ'(a) Ra`` back-propagated through ``σ'(a)``), and every term carrying
+    ``δ`` gone. Exact where the residuals vanish; NOT the Hessian elsewhere. It is
+    the Hessian of the loss of the network linearised at ``params``, which is how
+    ``mcalc verify`` checks it.
+
+    Args:
+      params: ``{"W0": [M, D], "W1": [D, M], "w2": [D]}``.
+      X: ``[N, D]``; y: ``[N]`` (unused by the formula, checked for shape).
+      V: the direction, a dict shaped like ``params``.
+
+    Returns:
+      A dict shaped like ``params``.
+
+    Raises:
+      ValueError: on malformed ``params`` or ``V``, or shapes that do not fit.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, mcalc
+      >>> p = mcalc.resnet_init(jax.random.key(0), D=3, M=5)
+      >>> gv = mcalc.resnet_gauss_newton_hvp(p, jnp.ones((4, 3)), jnp.ones(4), p)
+      >>> float(sum(jnp.vdot(gv[k], p[k]) for k in p)) >= 0  # vᵀ G v = ‖J v‖² >= 0
+      True
+    """
+    p, d, X, _, acts = _hvp_inputs("mcalc.resnet_gauss_newton_hvp", params, X, y, V)
+    return _r_delta_rule(p, d, X, acts, 0.0)
+
+
+def _loss_linearised(params, params0, X, y):
+    """The loss of the network linearised at ``params0``: its Hessian in ``params`` is ``JᵀJ``."""
+
+    def g(p):
+        return resnet_forward(p, X)
+
+    g0, Jd = jax.jvp(g, (params0,), (jax.tree_util.tree_map(jnp.subtract, params, params0),))
+    return 0.5 * jnp.sum((g0 + Jd - y) ** 2)
+
+
+# ----------------------------------------------------------------------------
 # Derivations for the registry. ∂L/∂h is checked as the gradient in an offset E
 # added to h (at E = 0 it is ∂L/∂h itself); the closed form uses the same delta
 # rule as resnet_grad_h, evaluated at the offset point.
@@ -307,6 +447,9 @@ def _sample(key, dtype, *, offset: bool = False):
     return params["W0"], params["W1"], params["w2"], X, y
 
 
+_FORMULA = r"\tfrac12\sum_i(\sigma(w_2^\top(x_i + \sigma(W_1\sigma(W_0 x_i)))) - y_i)^2"
+
+
 def _by_param(name: str, argnum: int, grad_formula: str) -> Derivation:
     def f(W0, W1, w2, X, y):
         return resnet_loss({"W0": W0, "W1": W1, "w2": w2}, X, y)
@@ -321,10 +464,16 @@ def _by_param(name: str, argnum: int, grad_formula: str) -> Derivation:
         grad=grad,
         argnum=argnum,
         sample=_sample,
-        formula=r"\tfrac12\sum_i(\sigma(w_2^\top(x_i + \sigma(W_1\sigma(W_0 x_i)))) - y_i)^2",
+        formula=_FORMULA,
         grad_formula=grad_formula,
         wrt=name,
     )
+
+
+def _sample_params(key, dtype, *, linearised: bool = False):
+    W0, W1, w2, X, y = _sample(key, dtype)
+    params = {"W0": W0, "W1": W1, "w2": w2}
+    return (params, params, X, y) if linearised else (params, X, y)
 
 
 DERIVATIONS = (
@@ -343,5 +492,29 @@ DERIVATIONS = (
         formula=r"\tfrac12\sum_i(\sigma(w_2^\top h_i) - y_i)^2",
         grad_formula=r"\partial L/\partial h_{ij} = \delta_i w_{2,j}",
         wrt="h",
+    ),
+    Derivation(
+        name="resnet_hvp",
+        problem="P7",
+        f=resnet_loss,
+        grad=resnet_hvp,
+        argnum=0,
+        sample=_sample_params,
+        formula=_FORMULA,
+        grad_formula=r"\nabla^2 L\,V\ (\text{R-operator of the delta rule})",
+        wrt="params",
+        kind="hvp",
+    ),
+    Derivation(
+        name="resnet_gauss_newton_hvp",
+        problem="P7",
+        f=_loss_linearised,
+        grad=lambda params, params0, X, y, V: resnet_gauss_newton_hvp(params0, X, y, V),
+        argnum=0,
+        sample=lambda key, dtype: _sample_params(key, dtype, linearised=True),
+        formula=r"\tfrac12\sum_i(g_i(\theta_0) + J(\theta - \theta_0) - y_i)^2",
+        grad_formula=r"J^\top J V,\ J = \partial g/\partial\theta\ (\text{Gauss-Newton})",
+        wrt="params",
+        kind="hvp",
     ),
 )

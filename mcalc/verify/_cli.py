@@ -13,8 +13,9 @@ __all__ = ["add_arguments", "main"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "Check every built-in closed-form gradient against jax.grad (float64) and central finite "
-        "differences, at random sizes, in float32 and float64; print a table."
+        "Check every built-in closed form (gradients, Hessians, Hessian-vector products) against "
+        "autodiff in float64 and central finite differences, at random sizes, in float32 and "
+        "float64; print a table."
     )
     parser.add_argument(
         "--format", choices=["text", "markdown", "json"], default="text", help="output (text)"

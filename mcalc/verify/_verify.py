@@ -1,8 +1,9 @@
-"""Verify every built-in derivation: closed form vs ``jax.grad`` vs finite differences.
+"""Verify every built-in derivation: closed form vs autodiff vs finite differences.
 
-Each derivation of :func:`mcalc.derivations` goes through :func:`mcalc.check_grad`
-(the one checking engine) at several random sizes, in each dtype asked for. A
-row of the result is one (derivation, dtype) pair.
+Each derivation of :func:`mcalc.derivations` goes through the one checking
+engine -- :func:`mcalc.check_grad`, :func:`mcalc.check_hessian` or
+:func:`mcalc.check_hvp`, by the derivation's ``kind`` -- at several random sizes,
+in each dtype asked for. A row of the result is one (derivation, dtype) pair.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from typing import Any
 import jax
 import numpy as np
 
-from ..check import GradCheckReport, check_grad
+from ..check import GradCheckReport, check_grad, check_hessian, check_hvp
 from ..check._points import cast_floats, is_floating, to_host
 from ..problems import Derivation, derivations
 
 __all__ = ["verify", "VerifyResult", "VerifyRow", "latex_to_text"]
 
 _FN = "mcalc.verify"
+_CHECKS = {"gradient": check_grad, "hessian": check_hessian, "hvp": check_hvp}
+_KIND_LABELS = {"gradient": "", "hessian": "Hessian", "hvp": "HVP"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,11 +39,13 @@ class VerifyRow:
     Attributes:
       problem: ``"P1"`` .. ``"P7"``.
       name: the derivation's registry name.
-      formula, grad_formula: LaTeX of the function and of the closed-form gradient.
+      formula, grad_formula: LaTeX of the function and of the closed form.
       wrt: the argument differentiated.
+      kind: ``"gradient"``, ``"hessian"`` or ``"hvp"`` (see :class:`mcalc.Derivation`).
       dtype: the dtype the closed form was computed in.
       sizes: the shapes of the differentiated argument at the points tried.
-      max_rel_error: largest scale-aware relative error against float64 ``jax.grad``.
+      max_rel_error: largest scale-aware relative error against float64 autodiff
+        (``jax.grad``, ``jax.hessian`` or ``jax.jvp`` of ``jax.grad``).
       fd_max_rel_error: the same against float64 central finite differences.
       ok: the check passed.
       diagnosis: the check's one-sentence diagnosis.
@@ -59,6 +64,14 @@ class VerifyRow:
     ok: bool
     diagnosis: str
     report: GradCheckReport
+    kind: str = "gradient"
+
+    @property
+    def derivative(self) -> str:
+        """The closed form as plain text, its kind beside it: ``"Hessian: Xᵀ S X + 2λ I"``."""
+        label = _KIND_LABELS.get(self.kind, self.kind)
+        text = latex_to_text(self.grad_formula)
+        return f"{label}: {text}" if label else text
 
     def to_dict(self, *, report: bool = False) -> dict[str, Any]:
         out = {
@@ -66,6 +79,7 @@ class VerifyRow:
             for k in (
                 "problem",
                 "name",
+                "kind",
                 "formula",
                 "grad_formula",
                 "wrt",
@@ -129,10 +143,10 @@ class VerifyResult:
         header = (
             "problem",
             "function",
-            "gradient",
+            "derivative",
             "sizes",
             "dtype",
-            "rel err vs jax.grad",
+            "rel err vs autodiff",
             "vs finite diff",
             "result",
         )
@@ -140,7 +154,7 @@ class VerifyResult:
             (
                 r.problem,
                 r.name,
-                _clip(latex_to_text(r.grad_formula), 40),
+                _clip(r.derivative, 40),
                 _clip(" ".join(r.sizes), 22),
                 r.dtype,
                 _fmt(r.max_rel_error),
@@ -169,14 +183,16 @@ class VerifyResult:
     def to_markdown(self) -> str:
         """A Markdown table (formulas as ``$...$`` LaTeX) and the summary line."""
         lines = [
-            "| problem | function | gradient | sizes | dtype | rel. error vs `jax.grad` | "
+            "| problem | function | derivative | sizes | dtype | rel. error vs autodiff | "
             "vs finite differences | result |",
             "|---|---|---|---|---|---:|---:|---|",
         ]
         for r in self.rows:
             formula = r.grad_formula.replace(r"\|", r"\Vert ").replace("|", r"\vert ")
+            label = _KIND_LABELS.get(r.kind, r.kind)
+            formula = f"{label}: ${formula}$" if label else f"${formula}$"
             lines.append(
-                f"| {r.problem} | `{r.name}` | ${formula}$ | {' '.join(r.sizes)} | {r.dtype} | "
+                f"| {r.problem} | `{r.name}` | {formula} | {' '.join(r.sizes)} | {r.dtype} | "
                 f"{_fmt(r.max_rel_error)} | {_fmt(r.fd_max_rel_error)} | "
                 f"{'pass' if r.ok else '**FAIL**'} |"
             )
@@ -223,6 +239,10 @@ _LATEX = [
     (r"\sigma", "σ"),
     (r"\delta", "δ"),
     (r"\lambda", "λ"),
+    (r"\operatorname{diag}", "diag"),
+    (r"\nabla", "∇"),
+    (r"\theta", "θ"),
+    (r"\text", ""),
     (r"\partial ", "∂"),
     (r"\partial", "∂"),
     (r"\sum", "Σ"),
@@ -339,7 +359,11 @@ class _SharedSample:
 def _sizes(report: GradCheckReport) -> tuple[str, ...]:
     out = []
     for t in report.trials:
-        s = "+".join("x".join(map(str, leaf.shape)) or "()" for leaf in t.leaves)
+        # A Hessian's leaf is shaped arg.shape + arg.shape: show the argument's shape.
+        half = 2 if report.kind == "hessian" else 1
+        s = "+".join(
+            "x".join(map(str, leaf.shape[: len(leaf.shape) // half])) or "()" for leaf in t.leaves
+        )
         if s and s not in out:
             out.append(s)
     return tuple(out)
@@ -354,13 +378,15 @@ def verify(
     derivations: Mapping[str, Derivation] | Sequence[Derivation] | None = None,
     workers: int | None = None,
 ) -> VerifyResult:
-    """Check every built-in closed-form gradient against ``jax.grad`` and finite differences.
+    """Check every built-in closed form against autodiff and finite differences.
 
     For each derivation ``d`` (of :func:`mcalc.derivations`, or those given) and
-    each dtype: :func:`mcalc.check_grad` of ``d.grad`` against ``jax.grad(d.f)``
-    in float64 and against float64 central finite differences, at ``trials``
-    points of random sizes drawn by ``d.sample``. Float64 works whatever JAX's
-    global x64 setting.
+    each dtype: by ``d.kind``, :func:`mcalc.check_grad` of ``d.grad`` against
+    ``jax.grad(d.f)``, :func:`mcalc.check_hessian` against ``jax.hessian(d.f)`` or
+    :func:`mcalc.check_hvp` against ``jax.jvp`` of ``jax.grad(d.f)``, in float64,
+    and against float64 central finite differences, at ``trials`` points of
+    random sizes drawn by ``d.sample``. Float64 works whatever JAX's global x64
+    setting.
 
     Args:
       dtypes: dtypes to compute the closed forms in.
@@ -377,7 +403,8 @@ def verify(
       ``to_markdown()``, ``to_json()``.
 
     Raises:
-      ValueError: an unknown name, a non-floating dtype, ``trials < 1``.
+      ValueError: an unknown name, a non-floating dtype, ``trials < 1``, a
+        derivation whose ``kind`` is not ``"gradient"``, ``"hessian"`` or ``"hvp"``.
 
     Example:
       >>> import mcalc
@@ -392,6 +419,12 @@ def verify(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"{_FN}: workers must be an integer >= 1; got {workers!r}.")
     selected = _select(derivations, names)
+    for d in selected:
+        if d.kind not in _CHECKS:
+            raise ValueError(
+                f"{_FN}: derivation {d.name!r} has kind {d.kind!r}; expected one of "
+                f"{', '.join(repr(k) for k in _CHECKS)}."
+            )
     dts = _dtypes(dtypes)
     x64 = bool(jax.config.jax_enable_x64)  # the caller's setting, for the worker threads
 
@@ -411,7 +444,8 @@ def verify(
 
 
 def _row(d: Derivation, dtype: str, sample: _SharedSample, trials: int, seed: int) -> VerifyRow:
-    report = check_grad(
+    check = _CHECKS[d.kind]
+    report = check(
         d.f, d.grad, argnum=d.argnum, sampler=sample, dtype=dtype, trials=trials, seed=seed
     )
     return VerifyRow(
@@ -427,4 +461,5 @@ def _row(d: Derivation, dtype: str, sample: _SharedSample, trials: int, seed: in
         ok=report.ok,
         diagnosis=report.diagnosis,
         report=report,
+        kind=d.kind,
     )
