@@ -398,3 +398,16 @@ def test_a_factor_that_changes_with_the_size():
     assert len(sizes) > 1
     assert "off by a factor that changes from point to point" in report.diagnosis
     assert all(str(n) in report.diagnosis for n in sizes)
+
+
+def test_a_scalar_argument():
+    # A 0-d argument (an intercept, a temperature) crashed the check with a NumPy scalar
+    # where an array was expected.
+    def f(b, x):
+        return jnp.sum(jnp.sin(b * x))
+
+    b, x = jnp.asarray(0.3), jnp.array([0.5, 1.0, 1.5, -0.2])
+    right = mcalc.check_grad(f, lambda b, x: jnp.sum(x * jnp.cos(b * x)), b, x)
+    assert right.ok and right.trials[0].leaves[0].shape == ()
+    wrong = mcalc.check_grad(f, lambda b, x: 2 * jnp.sum(x * jnp.cos(b * x)), b, x)
+    assert not wrong.ok and "constant factor of 2" in wrong.diagnosis

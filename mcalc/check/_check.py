@@ -251,7 +251,7 @@ class Checker:
                 drift = np.abs(low_leaves[i] - r)
                 drift = float(np.max(drift[np.isfinite(drift)], initial=0.0))
                 noise = _SAFETY * drift * eps_c / _eps(low_dtypes[i])
-            err = np.abs(c - r)
+            err = np.array(np.abs(c - r))  # an array even for a 0-d argument (a scalar)
             err[~np.isfinite(c)] = np.inf
             tol = atol + rtol * ev.scale[i] + noise
             ev.err.append(err)
