@@ -4,6 +4,7 @@ The seven problems of ``spec/problems.md`` as pure JAX functions, each beside it
 closed-form gradient, verified against ``jax.grad`` and finite differences.
 """
 
+from . import cookbook as cookbook
 from .check import GradCheckReport as GradCheckReport
 from .check import assert_grad as assert_grad
 from .check import check_grad as check_grad

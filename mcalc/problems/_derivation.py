@@ -38,6 +38,7 @@ class Derivation:
     formula: str
     grad_formula: str
     wrt: str
+    kind: str = "gradient"
 
     def sizes(self, args: tuple[Any, ...]) -> str:
         """A short description of the sizes of ``args``, e.g. ``"X[5,5]"``."""

@@ -1,8 +1,10 @@
 """Verify every built-in derivation: closed form vs ``jax.grad`` vs finite differences.
 
-Each derivation of :func:`mcalc.derivations` goes through :func:`mcalc.check_grad`
-(the one checking engine) at several random sizes, in each dtype asked for. A
-row of the result is one (derivation, dtype) pair.
+The built-in derivations are the problems' (:func:`mcalc.derivations`) and the
+cookbook's (:func:`mcalc.cookbook.derivations`). Each goes through the one checking
+engine -- :func:`mcalc.check_grad` for a gradient, the Hessian and HVP checkers for
+second-order entries -- at several random sizes, in each dtype asked for. A row of
+the result is one (derivation, dtype) pair.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from typing import Any
 import jax
 import numpy as np
 
-from ..check import GradCheckReport, check_grad
+from .. import check as _check
+from ..check import GradCheckReport
 from ..check._points import cast_floats, is_floating, to_host
 from ..problems import Derivation, derivations
+from ._select import close_matches, describe_pattern_syntax, match_names
 
 __all__ = ["verify", "VerifyResult", "VerifyRow", "latex_to_text"]
 
@@ -93,6 +97,8 @@ class VerifyResult:
       rows: the rows, in registry order, dtypes in the order asked.
       seed, trials, dtypes: how it was run.
       seconds: wall-clock time, compiles included.
+      skipped: ``(name, reason)`` of the derivations selected but not checked (a
+        second-order entry in a build without its checker).
     """
 
     rows: tuple[VerifyRow, ...]
@@ -100,6 +106,7 @@ class VerifyResult:
     trials: int
     dtypes: tuple[str, ...]
     seconds: float
+    skipped: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -118,10 +125,20 @@ class VerifyResult:
         bad = len(self.failures)
         verdict = "all agree" if not bad else f"{bad} DISAGREE"
         n = len(self.dtypes)
+        skipped = f"; {len(self.skipped)} skipped" if self.skipped else ""
         return (
             f"{names} derivation{'s' if names != 1 else ''} x {n} dtype{'s' if n != 1 else ''}, "
-            f"{self.trials} random size{'s' if self.trials != 1 else ''} each: {verdict} "
+            f"{self.trials} random size{'s' if self.trials != 1 else ''} each: {verdict}{skipped} "
             f"({self.seconds:.1f} s)"
+        )
+
+    def skipped_text(self) -> str:
+        """One line per reason, naming the derivations skipped for it ('' when none were)."""
+        by_reason: dict[str, list[str]] = {}
+        for name, reason in self.skipped:
+            by_reason.setdefault(reason, []).append(name)
+        return "\n".join(
+            f"skipped ({reason}): {', '.join(names)}" for reason, names in by_reason.items()
         )
 
     def to_text(self) -> str:
@@ -163,6 +180,8 @@ class VerifyResult:
         lines.append("")
         for r in self.failures:
             lines.append(f"FAIL {r.name} [{r.dtype}]: {r.diagnosis}")
+        if self.skipped:
+            lines.append(self.skipped_text())
         lines.append(self.summary())
         return "\n".join(lines)
 
@@ -185,6 +204,8 @@ class VerifyResult:
             lines.append(f"- **{r.name}** ({r.dtype}): {r.diagnosis}")
         if self.failures:
             lines.append("")
+        if self.skipped:
+            lines += [self.skipped_text(), ""]
         lines.append(self.summary())
         return "\n".join(lines)
 
@@ -197,6 +218,7 @@ class VerifyResult:
             "dtypes": list(self.dtypes),
             "seconds": self.seconds,
             "rows": [r.to_dict(report=not r.ok) for r in self.rows],
+            "skipped": [{"name": n, "reason": why} for n, why in self.skipped],
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -215,27 +237,87 @@ def _clip(s: str, n: int) -> str:
 
 
 _LATEX = [
+    (r"^{-\top}", "⁻ᵀ"),
+    (r"^{+\top}", "⁺ᵀ"),
+    (r"^{-1}", "⁻¹"),
+    (r"^{-2}", "⁻²"),
+    (r"^{-3}", "⁻³"),
+    (r"^+", "⁺"),
+    (r"^{\odot 2}", "²"),
     (r"\operatorname{tr}", "tr"),
     (r"\operatorname{softplus}", "softplus"),
     (r"^\top", "ᵀ"),
     (r"^{\top}", "ᵀ"),
     (r"\odot", " ⊙ "),
+    (r"\otimes", " ⊗ "),
+    (r"\oslash", " ⊘ "),
+    (r"\circ", " ∘ "),
     (r"\sigma", "σ"),
+    (r"\Sigma", "Σ"),
     (r"\delta", "δ"),
     (r"\lambda", "λ"),
+    (r"\Lambda", "Λ"),
+    (r"\kappa", "κ"),
+    (r"\gamma", "γ"),
+    (r"\beta", "β"),
+    (r"\epsilon", "ε"),
+    (r"\psi", "ψ"),
+    (r"\mu", "μ"),
+    (r"\ell", "ℓ"),
+    (r"\nabla", "∇"),
     (r"\partial ", "∂"),
     (r"\partial", "∂"),
     (r"\sum", "Σ"),
+    (r"\prod", "∏"),
     (r"\pi", "π"),
+    (r"\infty", "∞"),
     (r"\langle", "⟨"),
     (r"\rangle", "⟩"),
     (r"\|", "‖"),
     (r"\ln", "ln"),
+    (r"\det", "det"),
+    (r"\max", "max"),
+    (r"\min", "min"),
+    (r"\arg", "arg"),
     (r"\tanh", "tanh"),
+    (r"\cosh", "cosh"),
+    (r"\mathbf 1", "1"),
+    (r"\mathcal N", "N"),
+    (r"\mathbb R", "ℝ"),
+    (r"\mathrm{KL}", "KL"),
     (r"\tfrac12", "½"),
+    (r"\textstyle", ""),
+    (r"\Big", ""),
     (r"\big", ""),
+    (r"\quad", " "),
+    (r"\times", "×"),
+    (r"\in ", "∈ "),
+    (r"\to ", "→ "),
+    (r"\cdot", "·"),
     (r"\,", " "),
     (r"\ ", " "),
+]
+
+# Constructs with arguments, rewritten before the symbols above.
+_LATEX_RE = [
+    (
+        r"\\begin\{cases\}(.*)\\end\{cases\}",
+        lambda m: m[1].replace("&", " if ").replace("\\\\", ";"),
+    ),
+    (r"\\operatorname\{(\w+)\}", r"\1"),
+    (r"\\text\{([^{}]*)\}", r"\1"),
+    (r"\\overline\{([^{}]*)\}", r"mean(\1)"),
+    (r"\\sqrt\{([^{}]*)\}", r"√(\1)"),
+    (r"\\sqrt\s*(\w)", r"√\1"),
+    (r"\\hat\s*(\w)", "\\1\u0302"),
+    (r"\\bar\s*(\w)", "\\1\u0304"),
+    (r"\\dot\s*(\w)", "\\1\u0307"),
+    (r"\\le(?![a-z])", "≤"),
+    (r"\\ne(?![a-z])", "≠"),
+    (r"\\frac\{", r"\\tfrac{"),
+    # a named function right after a symbol: keep a space (Σ_i ln, ln det, W_1 σ)
+    (r"(?<=[\w)}])(\\(?:ln|det|tanh|cosh|max|min|operatorname)(?![a-z]))", r" \1"),
+    (r"(\\(?:ln|det))(?=\\)", r"\1 "),
 ]
 
 
@@ -254,11 +336,17 @@ def latex_to_text(tex: str) -> str:
       'Xᵀ(σ(Xw) - y) + 2λ w'
     """
     out = tex
+    for pattern, repl in _LATEX_RE:
+        out = re.sub(pattern, repl, out)
     for a, b in _LATEX:
         out = out.replace(a, b)
+    for _ in range(3):  # innermost first: a_{ij} inside a fraction's braces
+        out = re.sub(r"_\{([^{}]*)\}(?=[A-Za-z\\])", r"_\1 ", out)
+        out = re.sub(r"_\{([^{}]*)\}", r"_\1", out)
     out = re.sub(
         r"\\tfrac\{([^{}]*)\}\{([^{}]*)\}", lambda m: f"{_group(m[1])}/{_group(m[2])} ", out
     )
+    out = re.sub(r"\\tfrac\{([^{}]*)\}\s*(\w)", lambda m: f"{_group(m[1])}/{m[2]} ", out)
     out = re.sub(r"\\tfrac\s*(\w)\s*(\w)", r"\1/\2 ", out)
     out = re.sub(r"\^\{([^{}]*)\}", r"^\1", out)
     out = re.sub(r"_\{([^{}]*)\}", r"_\1", out)
@@ -269,11 +357,19 @@ def latex_to_text(tex: str) -> str:
 # ---------------------------------------------------------------------------
 
 
+def builtin_derivations() -> dict[str, Derivation]:
+    """Every built-in derivation: the seven problems', then the cookbook's, by name."""
+    from ..cookbook import derivations as cookbook_derivations
+
+    # The cookbook's "problems" section holds the problems' own records: one entry each.
+    return {**derivations(), **cookbook_derivations()}
+
+
 def _select(
     registry: Mapping[str, Derivation] | Sequence[Derivation] | None, names: Iterable[str] | None
 ) -> list[Derivation]:
     if registry is None:
-        registry = derivations()
+        registry = builtin_derivations()
     if not isinstance(registry, Mapping):
         registry = {d.name: d for d in registry}
     for key, d in registry.items():
@@ -286,14 +382,37 @@ def _select(
         return list(registry.values())
     if isinstance(names, str):
         names = [names]
-    names = list(names)
-    unknown = [n for n in names if n not in registry]
-    if unknown:
+    chosen: set[str] = set()
+    for pattern in names:
+        if not isinstance(pattern, str) or not pattern:
+            raise ValueError(f"{_FN}: names must be non-empty strings; got {pattern!r}.")
+        hits = match_names(pattern, registry)
+        if not hits:
+            close = close_matches(pattern, registry)
+            hint = (
+                f"close matches: {', '.join(close)}"
+                if close
+                else "`mcalc cookbook` lists the cookbook's names"
+            )
+            raise ValueError(
+                f"{_FN}: no derivation matches {pattern!r} ({describe_pattern_syntax}); {hint}."
+            )
+        chosen.update(hits)
+    return [d for n, d in registry.items() if n in chosen]  # in registry order
+
+
+def checker_for(kind: str):
+    """The checking function for a derivation's ``kind``; ``None`` when this build has none.
+
+    ``"gradient"`` is :func:`mcalc.check_grad`; ``"hessian"`` and ``"hvp"`` are
+    ``mcalc.check_hessian`` and ``mcalc.check_hvp``, which take the same arguments.
+    """
+    name = {"gradient": "check_grad", "hessian": "check_hessian", "hvp": "check_hvp"}.get(kind)
+    if name is None:
         raise ValueError(
-            f"{_FN}: unknown derivation {', '.join(repr(n) for n in unknown)}; known: "
-            f"{', '.join(registry)}."
+            f"{_FN}: a derivation's kind must be 'gradient', 'hessian' or 'hvp'; got {kind!r}."
         )
-    return [d for n, d in registry.items() if n in names]  # in registry order
+    return getattr(_check, name, None)
 
 
 def _dtypes(dtypes: Sequence[Any]) -> tuple[str, ...]:
@@ -354,19 +473,23 @@ def verify(
     derivations: Mapping[str, Derivation] | Sequence[Derivation] | None = None,
     workers: int | None = None,
 ) -> VerifyResult:
-    """Check every built-in closed-form gradient against ``jax.grad`` and finite differences.
+    """Check every built-in closed-form derivative against autodiff and finite differences.
 
-    For each derivation ``d`` (of :func:`mcalc.derivations`, or those given) and
-    each dtype: :func:`mcalc.check_grad` of ``d.grad`` against ``jax.grad(d.f)``
-    in float64 and against float64 central finite differences, at ``trials``
-    points of random sizes drawn by ``d.sample``. Float64 works whatever JAX's
-    global x64 setting.
+    For each derivation ``d`` (the problems' of :func:`mcalc.derivations` and the
+    cookbook's of :func:`mcalc.cookbook.derivations`, or those given) and each
+    dtype: :func:`mcalc.check_grad` of ``d.grad`` against ``jax.grad(d.f)`` in
+    float64 and against float64 central finite differences, at ``trials`` points
+    of random sizes drawn by ``d.sample``. Float64 works whatever JAX's global x64
+    setting. A second-order derivation (``d.kind`` ``"hessian"`` or ``"hvp"``) goes
+    through ``mcalc.check_hessian`` / ``mcalc.check_hvp`` with the same arguments;
+    in a build without them it is listed in ``result.skipped`` instead.
 
     Args:
       dtypes: dtypes to compute the closed forms in.
       trials: random sizes per derivation and dtype.
       seed: seeds the sizes and values.
-      names: only these derivations (registry names).
+      names: only these derivations: each an exact name, a glob (``"det*"``) or a
+        piece of a name (``"det"``), case ignored; each must match at least one.
       derivations: check these instead of the built-in ones (a name -> Derivation
         mapping or a sequence of Derivation).
       workers: derivations checked at once, in threads (default: one per CPU core, at
@@ -377,7 +500,8 @@ def verify(
       ``to_markdown()``, ``to_json()``.
 
     Raises:
-      ValueError: an unknown name, a non-floating dtype, ``trials < 1``.
+      ValueError: a name that matches nothing (with close matches), a non-floating
+        dtype, ``trials < 1``.
 
     Example:
       >>> import mcalc
@@ -392,6 +516,12 @@ def verify(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"{_FN}: workers must be an integer >= 1; got {workers!r}.")
     selected = _select(derivations, names)
+    skipped = tuple(
+        (d.name, f"no checker for kind {_kind(d)!r} in this build")
+        for d in selected
+        if checker_for(_kind(d)) is None
+    )
+    selected = [d for d in selected if checker_for(_kind(d)) is not None]
     dts = _dtypes(dtypes)
     x64 = bool(jax.config.jax_enable_x64)  # the caller's setting, for the worker threads
 
@@ -401,17 +531,22 @@ def verify(
             return [_row(d, dt, sample, trials, seed) for dt in dts]
 
     start = time.perf_counter()
-    if workers == 1 or len(selected) == 1:
+    if workers == 1 or len(selected) <= 1:
         per_derivation = [rows_of(d) for d in selected]
     else:
         with concurrent.futures.ThreadPoolExecutor(min(workers, len(selected))) as pool:
             per_derivation = list(pool.map(rows_of, selected))
     rows = tuple(row for rows in per_derivation for row in rows)
-    return VerifyResult(rows, seed, trials, dts, time.perf_counter() - start)
+    return VerifyResult(rows, seed, trials, dts, time.perf_counter() - start, skipped)
+
+
+def _kind(d: Derivation) -> str:
+    return getattr(d, "kind", "gradient")
 
 
 def _row(d: Derivation, dtype: str, sample: _SharedSample, trials: int, seed: int) -> VerifyRow:
-    report = check_grad(
+    check = checker_for(_kind(d))
+    report = check(
         d.f, d.grad, argnum=d.argnum, sampler=sample, dtype=dtype, trials=trials, seed=seed
     )
     return VerifyRow(
