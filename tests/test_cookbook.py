@@ -67,7 +67,8 @@ def test_names_are_unique_and_do_not_collide():
 
 def test_metadata_of_every_entry():
     for e in ENTRIES.values():
-        assert e.title and e.source and e.formula and e.grad_formula, e.name
+        assert e.title and e.source and e.formula and e.grad_formula and e.note, e.name
+        assert "\n" not in e.note, e.name  # a one-line note
         assert set(e.conditions) <= set(CONDITIONS), e.name
         assert e.kind in ("gradient", "hessian", "hvp")
         for c in re.findall(r"Matrix Cookbook \(2012\), eq\. (\([^)]*\))", e.source):
@@ -196,6 +197,19 @@ def test_samplers_cast_to_the_dtype_asked_for():
         assert leaves and all(a.dtype == np.float32 for a in leaves), name
     (S,) = ENTRIES["logdet_spd"].sample(jax.random.key(1), np.float32)
     assert np.array_equal(S, S.T)  # exactly symmetric in float32 too
+
+
+def test_closed_forms_keep_the_callers_dtype():
+    # Traced only (no compile): a float32 input gives a float32 derivative, even with x64 on --
+    # no NumPy float64 constant slips into a closed form.
+    for e in ENTRIES.values():
+        args = _draw(e, dtype=np.float32)
+        extra = (jnp.zeros_like(args[e.argnum]),) if e.kind == "hvp" else ()
+        out = jax.eval_shape(e.grad, *args, *extra)
+        assert {leaf.dtype for leaf in jax.tree_util.tree_leaves(out)} == {np.dtype("float32")}, (
+            e.name
+        )
+        assert jax.eval_shape(e.f, *args).dtype == jnp.float32, e.name
 
 
 # -- second-order entries: against jax.hessian / forward-over-reverse and finite differences ----
@@ -419,3 +433,22 @@ def test_verify_dispatches_second_order_entries_or_skips_them(monkeypatch):
     monkeypatch.setattr(check, "check_hessian", check_hessian, raising=False)
     result = mcalc.verify(names=["quad_hessian"], dtypes=["float64"], trials=1)
     assert result.ok and not result.skipped and calls == [0]
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "mcalc.cookbook",
+        "mcalc.cookbook._registry",
+        "mcalc.cookbook._measure",
+        "mcalc.verify._select",
+    ],
+)
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    # The examples show JAX's default float32 results, so run them without x64.
+    with jax.enable_x64(False):
+        result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

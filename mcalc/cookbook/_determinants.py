@@ -202,6 +202,7 @@ ENTRIES = [
         "X",
         conditions=("invertible",),
         source=COOKBOOK + "(62)",
+        note="det(X⁻¹) = 1/det(X): the chain rule on Jacobi's formula.",
     ),
     E(
         "det_X3",
@@ -227,6 +228,7 @@ ENTRIES = [
         "X",
         conditions=("full_column_rank",),
         source=JACOBI,
+        note="X⁺ is the pseudo-inverse; the gradient lies in X's column space.",
     ),
     E(
         "logdet_XXt",
@@ -239,6 +241,7 @@ ENTRIES = [
         "X",
         conditions=("full_row_rank",),
         source=JACOBI,
+        note="The row-space counterpart of ln det(XᵀX).",
     ),
     E(
         "det_XtAX",
@@ -264,6 +267,7 @@ ENTRIES = [
         "X",
         conditions=("full_column_rank", "positive_definite_part"),
         source=JACOBI,
+        note="For symmetric A: 2AXM⁻¹.",
     ),
     E(
         "logdet_spd",
@@ -373,6 +377,7 @@ ENTRIES = [
         conditions=("invertible",),
         kind="hvp",
         source=JACOBI,
+        note="The derivative of det(X) X⁻ᵀ: det's own change times X⁻ᵀ, plus det(X) times X⁻ᵀ's.",
     ),
     E(
         "logdet_spd_hvp",

@@ -39,7 +39,7 @@ def _proj(V, k):
 def _spectral(S, g):
     """``V diag(g(λ)) Vᵀ``: the gradient of ``Σ_i G(λ_i)`` for ``G' = g``."""
     lam, V = eigh(S)
-    return (V * g(lam)) @ V.T
+    return (V * g(lam)[None, :]) @ V.T
 
 
 def _sym(A):
@@ -185,6 +185,7 @@ ENTRIES = [
         "S",
         conditions=("simple_eigenvalues",),
         source=MAGNUS,
+        note="dλ = vᵀ dS v at the smallest eigenvalue.",
     ),
     E(
         "eig_second",
@@ -197,6 +198,7 @@ ENTRIES = [
         "S",
         conditions=("simple_eigenvalues",),
         source=MAGNUS,
+        note="Any simple eigenvalue: dλ_i = v_iᵀ dS v_i.",
     ),
     E(
         "eig_top2_sum",
@@ -223,6 +225,7 @@ ENTRIES = [
         "S",
         conditions=("symmetric",),
         source=COOKBOOK + "(65)",
+        note="The trace, written through the spectrum.",
     ),
     E(
         "eig_sum_sq",
@@ -235,6 +238,7 @@ ENTRIES = [
         "S",
         conditions=("symmetric",),
         source=LEWIS,
+        note="Σλ² = ‖S‖_F² for symmetric S: no eigenvectors needed.",
     ),
     E(
         "eig_log_sum",
@@ -247,6 +251,7 @@ ENTRIES = [
         "S",
         conditions=("spd",),
         source=LEWIS,
+        note="ln det S through the spectrum: V diag(1/λ) Vᵀ = S⁻¹.",
     ),
     E(
         "eig_exp_sum",
@@ -259,6 +264,7 @@ ENTRIES = [
         "S",
         conditions=("symmetric",),
         source=LEWIS,
+        note="tr(e^S) through the spectrum: V diag(e^λ) Vᵀ = e^S.",
     ),
     E(
         "eig_spectral_function",
@@ -285,6 +291,7 @@ ENTRIES = [
         "S",
         conditions=("simple_eigenvalues",),
         source=MAGNUS,
+        note="The difference of the two eigenprojectors.",
     ),
     E(
         "eig_condition",
@@ -297,18 +304,20 @@ ENTRIES = [
         "S",
         conditions=("spd", "simple_eigenvalues"),
         source=MAGNUS,
+        note="The quotient rule on λ_max/λ_min.",
     ),
     E(
         "eig_weighted_sum",
         "weighted sum of the sorted eigenvalues",
         lambda S, c: _eigvals(S) @ c,
-        lambda S, c: (eigh(S)[1] * c) @ eigh(S)[1].T,
+        lambda S, c: (eigh(S)[1] * c[None, :]) @ eigh(S)[1].T,
         _weights,
         r"\textstyle\sum_i c_i\lambda_i(S)\ (\lambda\ \text{ascending})",
         r"V\operatorname{diag}(c)V^\top",
         "S",
         conditions=("simple_eigenvalues",),
         source=MAGNUS,
+        note="With simple eigenvalues the order of the λ_i is locally fixed, so the weights stay attached.",
     ),
     E(
         "eigvec_projection",
@@ -348,6 +357,7 @@ ENTRIES = [
         "B",
         conditions=("simple_eigenvalues", "spd"),
         source="derived here (dλ = vᵀ(dA - λ dB)v / vᵀBv)",
+        note="Growing B lowers λ: dλ = -λ vᵀdBv / vᵀBv.",
     ),
     E(
         "rayleigh_generalized",

@@ -156,6 +156,7 @@ ENTRIES = [
         "a",
         "x",
         source=COOKBOOK + "(69)",
+        note="The first rule of all: ∂(aᵀx)/∂x_i = a_i.",
     ),
     E(
         "bilinear_aXb",
@@ -178,6 +179,7 @@ ENTRIES = [
                 expect="transpose",
             ),
         ),
+        note="aᵀ dX b = tr(baᵀ dX): the gradient is the outer product abᵀ.",
     ),
     E(
         "bilinear_aXtb",
@@ -189,6 +191,7 @@ ENTRIES = [
         r"ba^\top",
         "X",
         source=COOKBOOK + "(71)",
+        note="aᵀXᵀb = bᵀXa: (70) with a and b exchanged.",
     ),
     E(
         "bilinear_xAy",
@@ -200,6 +203,7 @@ ENTRIES = [
         "Ay",
         "x",
         source="derived here",
+        note="Linear in x: the gradient does not depend on x.",
     ),
     E(
         "quad_bXtXc",
@@ -211,6 +215,7 @@ ENTRIES = [
         r"X(bc^\top + cb^\top)",
         "X",
         source=COOKBOOK + "(77)",
+        note="X appears twice, giving Xbcᵀ and Xcbᵀ.",
     ),
     E(
         "affine_bilinear",
@@ -234,6 +239,7 @@ ENTRIES = [
         r"D^\top Xbc^\top + DXcb^\top",
         "X",
         source=COOKBOOK + "(82)",
+        note="(77) with a weight D between the two factors X.",
     ),
     E(
         "quad_Xb_c",
@@ -245,6 +251,7 @@ ENTRIES = [
         r"(D + D^\top)(Xb + c)b^\top",
         "X",
         source=COOKBOOK + "(83)",
+        note="A weighted squared residual in a matrix unknown.",
     ),
     E(
         "quad_symmetric",
@@ -269,6 +276,7 @@ ENTRIES = [
         r"(A + A^\top)x + b",
         "x",
         source="derived here",
+        note="Zero at the minimiser x = -(A + Aᵀ)⁻¹b when A + Aᵀ is positive definite.",
     ),
     E(
         "weighted_residual_s",
@@ -294,6 +302,7 @@ ENTRIES = [
         "x",
         conditions=("symmetric",),
         source="derived here",
+        note="The same function in the data x: +2W(x - As).",
     ),
     E(
         "weighted_residual_A",
@@ -306,6 +315,7 @@ ENTRIES = [
         "A",
         conditions=("symmetric",),
         source="derived here",
+        note="The weighted residual times the coefficients: an outer product.",
     ),
     E(
         "quad_outer",
@@ -317,6 +327,7 @@ ENTRIES = [
         r"(ab^\top + ba^\top)x",
         "x",
         source="derived here",
+        note="aᵀxxᵀb = (aᵀx)(xᵀb): the product rule.",
     ),
     E(
         "mahalanobis",
@@ -329,6 +340,7 @@ ENTRIES = [
         "x",
         conditions=("spd", "nonzero"),
         source="derived here",
+        note="The norm induced by S.",
     ),
     E(
         "quad_kron",
@@ -367,5 +379,6 @@ ENTRIES = [
         "x",
         kind="hessian",
         source="derived here",
+        note="Constant: the function is quadratic in x.",
     ),
 ]

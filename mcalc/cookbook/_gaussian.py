@@ -265,6 +265,7 @@ ENTRIES = [
         "mu0",
         conditions=("spd",),
         source="derived here",
+        note="Σ₁⁻¹ pulls μ₀ towards μ₁.",
     ),
     E(
         "gauss_kl_cov0",
@@ -277,6 +278,7 @@ ENTRIES = [
         "Sigma0",
         conditions=("spd",),
         source="derived here",
+        note="Zero at Σ₀ = Σ₁.",
     ),
     E(
         "gauss_kl_cov1",
@@ -289,6 +291,7 @@ ENTRIES = [
         "Sigma1",
         conditions=("spd",),
         source="derived here",
+        note="Zero at Σ₁ = Σ₀ + δδᵀ: moment matching.",
     ),
     E(
         "gauss_entropy",
@@ -301,6 +304,7 @@ ENTRIES = [
         "Sigma",
         conditions=("spd",),
         source="derived here",
+        note="Depends on Σ only through ln det Σ.",
     ),
     E(
         "gmm_means",

@@ -177,6 +177,7 @@ ENTRIES = [
         "X",
         conditions=("invertible",),
         source=COOKBOOK + "(61)",
+        note="aᵀ d(X⁻¹) b = -aᵀX⁻¹ dX X⁻¹b = -tr(X⁻¹baᵀX⁻¹ dX).",
     ),
     E(
         "inv_bilinear_b",
@@ -228,6 +229,7 @@ ENTRIES = [
         "X",
         conditions=("invertible",),
         source=COOKBOOK + "(63), (124)",
+        note="The Cookbook lists it twice, as (63) and (124).",
     ),
     E(
         "trace_inv_sq",
@@ -240,6 +242,7 @@ ENTRIES = [
         "X",
         conditions=("invertible",),
         source=INVERSE,
+        note="Both factors X⁻¹ give the same term by the cyclic property.",
     ),
     E(
         "inv_frobenius_sq",
@@ -252,6 +255,7 @@ ENTRIES = [
         "X",
         conditions=("invertible",),
         source=INVERSE,
+        note="Large when X is nearly singular; its negative gradient pushes the small singular values up.",
     ),
     E(
         "trace_XtCX_inv_A",
@@ -358,6 +362,7 @@ ENTRIES = [
         conditions=("invertible",),
         kind="hessian",
         source=INVERSE,
+        note="The derivative of -(X⁻²)ᵀ: one term per factor X⁻¹.",
     ),
     E(
         "inv_bilinear_hvp",
@@ -372,5 +377,6 @@ ENTRIES = [
         conditions=("invertible",),
         kind="hvp",
         source=INVERSE,
+        note="The derivative of -X⁻ᵀabᵀX⁻ᵀ along V: one term per factor X⁻ᵀ.",
     ),
 ]

@@ -188,6 +188,7 @@ ENTRIES = [
         r"P^\top(PV - T)",
         "V",
         source="derived here",
+        note="Least squares in V through the attention weights P.",
     ),
     E(
         "layernorm_x",
@@ -212,6 +213,7 @@ ENTRIES = [
         r"\textstyle\sum_{\text{rows}} G\odot\hat X",
         "gamma",
         source=BA,
+        note="Each feature's gain collects G ⊙ x̂ over the rows.",
     ),
     E(
         "layernorm_beta",
@@ -223,6 +225,7 @@ ENTRIES = [
         r"\textstyle\sum_{\text{rows}} G",
         "beta",
         source=BA,
+        note="The bias receives the upstream gradient, summed over the rows.",
     ),
     E(
         "rmsnorm_x",
@@ -267,6 +270,7 @@ ENTRIES = [
         "W",
         source="Rumelhart, Hinton & Williams, 'Learning representations by back-propagating "
         "errors', Nature 323 (1986)",
+        note="The delta rule: the upstream gradient times tanh' at the pre-activation, times the inputs.",
     ),
     E(
         "dense_tanh_b",
@@ -278,6 +282,7 @@ ENTRIES = [
         r"\textstyle\sum_{\text{rows}} G\odot(1 - \tanh^2(XW + \mathbf 1b^\top))",
         "b",
         source="Rumelhart, Hinton & Williams (1986)",
+        note="The same deltas, summed over the rows.",
     ),
     # -- second-order entries --
     E(

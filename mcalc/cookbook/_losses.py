@@ -337,6 +337,7 @@ ENTRIES = [
         r"e_k - \operatorname{softmax}(z)",
         "z",
         source=GOODFELLOW,
+        note="One-hot minus probabilities: the building block of cross-entropy.",
     ),
     E(
         "softmax_expectation",
@@ -360,6 +361,7 @@ ENTRIES = [
         r"A^\top\operatorname{softmax}(Ax)",
         "x",
         source="derived here",
+        note="The chain rule through Ax: Aᵀ applied to the softmax.",
     ),
     E(
         "softmax_entropy",
@@ -371,6 +373,7 @@ ENTRIES = [
         r"-s\odot(\ln s - s^\top\ln s)",
         "z",
         source="derived here",
+        note="Zero when all logits are equal, where the entropy is largest.",
     ),
     E(
         "logistic_pm1",
@@ -452,6 +455,7 @@ ENTRIES = [
         conditions=("nonzero_entries",),
         source="Zou & Hastie, 'Regularization and variable selection via the elastic net', "
         "JRSS B 67 (2005)",
+        note="The lasso plus ridge; away from zero weights both are smooth.",
     ),
     E(
         "huber_regression",
@@ -479,6 +483,7 @@ ENTRIES = [
         "r",
         conditions=("away_from_kinks",),
         source=HUBER,
+        note="ψ clips the residual: quadratic inside δ, linear outside.",
     ),
     E(
         "pseudo_huber",
@@ -541,6 +546,7 @@ ENTRIES = [
         "w",
         conditions=("spd",),
         source="derived here",
+        note="Generalised least squares with W the inverse noise covariance.",
     ),
     E(
         "multi_output_least_squares",
@@ -552,6 +558,7 @@ ENTRIES = [
         r"-2X^\top(Y - XB)",
         "B",
         source="Matrix Cookbook (2012), eq. (119) with A = X, B = I",
+        note="One least-squares problem per column of Y, solved together.",
     ),
     E(
         "rayleigh_quotient",
@@ -601,6 +608,7 @@ ENTRIES = [
         r"-2(X - UV^\top)V",
         "U",
         source=KOREN,
+        note="The residual times the other factor; alternating least squares sets it to zero for U.",
     ),
     E(
         "matrix_factorization_V",
@@ -612,6 +620,7 @@ ENTRIES = [
         r"-2(X - UV^\top)^\top U",
         "V",
         source=KOREN,
+        note="The transposed residual times U.",
     ),
     E(
         "matrix_completion",

@@ -22,8 +22,8 @@ import numpy as np
 from ..check import GradCheckReport, check_grad
 from ..problems import Derivation
 from ..verify._verify import VerifyResult, checker_for, verify
+from . import _registry
 from ._entry import Entry
-from ._registry import _registry
 
 __all__ = ["measure", "check_published", "as_gradient_check", "REDUCTION_NOTE"]
 
@@ -98,7 +98,7 @@ def measure(
       >>> result.ok, result.rows[0].name
       (True, 'trace_XtBX_hessian')
     """
-    registry = {n: measurable(e.derivation) for n, e in _registry().items()}
+    registry = {n: measurable(e.derivation) for n, e in _registry._registry().items()}
     return verify(
         dtypes=dtypes, trials=trials, seed=seed, names=names, derivations=registry, workers=workers
     )

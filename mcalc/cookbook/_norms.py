@@ -156,7 +156,7 @@ def _schatten3(X):
 
 def _schatten3_grad(X):
     U, s, Vt = _svd(X)
-    return (U * s**2) @ Vt / jnp.sum(s**3) ** (2 / 3)
+    return (U * (s**2)[None, :]) @ Vt / jnp.sum(s**3) ** (2 / 3)
 
 
 def _matrix_norm1_grad(X):
@@ -239,6 +239,7 @@ ENTRIES = [
         r"2(Ax - b)x^\top",
         "A",
         source="derived here",
+        note="The residual times the input: an outer product, as for a linear layer's weights.",
     ),
     E(
         "pnorm_3",
@@ -277,6 +278,7 @@ ENTRIES = [
         r"p\,\operatorname{sign}(x)\odot|x|^{p-1}",
         "x",
         source="derived here",
+        note="Separable: each entry contributes p|x_i|^{p-1} sign(x_i).",
     ),
     E(
         "norm1",
@@ -302,6 +304,7 @@ ENTRIES = [
         "x",
         conditions=("unique_max",),
         source="derived here",
+        note="Only the largest entry moves the maximum; at a tie there is only a subgradient.",
     ),
     E(
         "frobenius_norm",
@@ -395,6 +398,7 @@ ENTRIES = [
         "X",
         conditions=("simple_singular_values",),
         source="derived here",
+        note="dσ_i = u_iᵀ dX v_i for simple singular values, weighted by σ_i²/‖X‖²_{S3}.",
     ),
     E(
         "matrix_norm_1",
@@ -407,6 +411,7 @@ ENTRIES = [
         "X",
         conditions=("unique_max", "nonzero_entries"),
         source="derived here",
+        note="Only the column with the largest absolute sum moves the norm.",
     ),
     E(
         "matrix_norm_inf",
@@ -419,6 +424,7 @@ ENTRIES = [
         "X",
         conditions=("unique_max", "nonzero_entries"),
         source="derived here",
+        note="Only the row with the largest absolute sum moves the norm.",
     ),
     E(
         "cosine_similarity",
@@ -461,6 +467,7 @@ ENTRIES = [
         conditions=("nonzero",),
         kind="hvp",
         source="derived here",
+        note="The projector off X, scaled by 1/‖X‖_F: the norm is flat along X.",
     ),
     E(
         "pnorm_pth_power_hessian",

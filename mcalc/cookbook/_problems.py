@@ -212,6 +212,7 @@ META: dict[str, dict] = {
     ),
     "frobenius_norm_sq": dict(
         title="squared Frobenius norm (P5)",
+        note="‖A‖_F² = ⟨A, A⟩ = tr(AᵀA): twice A.",
         source=COOKBOOK + "(115)",
     ),
     "quadratic_form": dict(
@@ -221,6 +222,7 @@ META: dict[str, dict] = {
     ),
     "quadratic_form_X": dict(
         title="quadratic form, in the matrix (P6)",
+        note="wᵀXw = ⟨wwᵀ, X⟩ is linear in X.",
         source=COOKBOOK + "(72)",
     ),
     **{

@@ -198,6 +198,7 @@ ENTRIES = [
         "BA",
         "X",
         source=COOKBOOK + "(102)",
+        note="tr(AXᵀB) = tr(XᵀBA) = ⟨X, BA⟩: the factor of Xᵀ is read off as it stands.",
     ),
     E(
         "trace_XtA",
@@ -221,6 +222,7 @@ ENTRIES = [
         "A",
         "X",
         source=COOKBOOK + "(104)",
+        note="tr(AXᵀ) = ⟨A, X⟩, the Frobenius inner product.",
     ),
     E(
         "trace_kron_AX",
@@ -247,6 +249,7 @@ ENTRIES = [
         "X",
         conditions=("square",),
         source=COOKBOOK + "(107)",
+        note="One term per factor X: d tr(XXB) = tr(dX XB) + tr(X dX B).",
     ),
     E(
         "trace_XtBX",
@@ -270,6 +273,7 @@ ENTRIES = [
         r"BX + B^\top X",
         "X",
         source=COOKBOOK + "(109)",
+        note="tr(BXXᵀ) = tr(XᵀBX) by the cyclic property: the gradient of (108).",
     ),
     E(
         "trace_XXtB",
@@ -281,6 +285,7 @@ ENTRIES = [
         r"BX + B^\top X",
         "X",
         source=COOKBOOK + "(110)",
+        note="tr(XXᵀB) = tr(XᵀBX): the gradient of (108).",
     ),
     E(
         "trace_XBXt",
@@ -292,6 +297,7 @@ ENTRIES = [
         r"XB^\top + XB",
         "X",
         source=COOKBOOK + "(111)",
+        note="The right-multiplied counterpart of (108); 2XB for symmetric B.",
     ),
     E(
         "trace_BXtX",
@@ -303,6 +309,7 @@ ENTRIES = [
         r"XB^\top + XB",
         "X",
         source=COOKBOOK + "(112)",
+        note="tr(BXᵀX) = tr(XBXᵀ): the gradient of (111).",
     ),
     E(
         "trace_XtXB",
@@ -314,6 +321,7 @@ ENTRIES = [
         r"XB^\top + XB",
         "X",
         source=COOKBOOK + "(113)",
+        note="tr(XᵀXB) = tr(XBXᵀ): the gradient of (111).",
     ),
     E(
         "trace_AXBX",
@@ -325,6 +333,7 @@ ENTRIES = [
         r"A^\top X^\top B^\top + B^\top X^\top A^\top",
         "X",
         source=COOKBOOK + "(114)",
+        note="Two factors X, two terms, each the transposed product around its X.",
     ),
     E(
         "trace_BtXtCXB",
@@ -336,6 +345,7 @@ ENTRIES = [
         r"C^\top XBB^\top + CXBB^\top",
         "X",
         source=COOKBOOK + "(116)",
+        note="tr(BᵀXᵀCXB) = tr(XᵀCXBBᵀ): (117) with BBᵀ on the right.",
     ),
     E(
         "trace_XtBXC",
@@ -347,6 +357,7 @@ ENTRIES = [
         r"BXC + B^\top XC^\top",
         "X",
         source=COOKBOOK + "(117)",
+        note="2BXC when B and C are symmetric.",
     ),
     E(
         "trace_AXBXtC",
@@ -358,6 +369,7 @@ ENTRIES = [
         r"A^\top C^\top XB^\top + CAXB",
         "X",
         source=COOKBOOK + "(118)",
+        note="tr(AXBXᵀC) = tr(XBXᵀ(CA)): (117)'s pattern with CA on the left.",
     ),
     E(
         "trace_AXB_C_sq",
@@ -449,6 +461,7 @@ ENTRIES = [
         r"\mathbf 1^\top (A\odot X\odot B)\mathbf 1 = \operatorname{tr}(A^\top(X\odot B))",
         r"A\odot B",
         "X",
+        note="Σ_ij A_ij X_ij B_ij: elementwise, and so is its gradient.",
     ),
     E(
         "trace_XtX_sq",
@@ -496,5 +509,6 @@ ENTRIES = [
         r"H[V] = 4(VX^\top X + XV^\top X + XX^\top V)",
         "X",
         kind="hvp",
+        note="The derivative of 4XXᵀX along V, one term per factor X.",
     ),
 ]

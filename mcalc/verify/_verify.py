@@ -38,7 +38,8 @@ class VerifyRow:
     """One derivation in one dtype.
 
     Attributes:
-      problem: ``"P1"`` .. ``"P7"``.
+      problem: ``"P1"`` .. ``"P7"`` for the problems' derivations, the section
+        (``"traces"``, ...) for the cookbook's.
       name: the derivation's registry name.
       formula, grad_formula: LaTeX of the function and of the closed-form gradient.
       wrt: the argument differentiated.
