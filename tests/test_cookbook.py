@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +22,7 @@ import mcalc
 from mcalc.cli import main
 from mcalc.cookbook import CONDITIONS, entries, get, search
 from mcalc.cookbook._measure import as_gradient_check
+from mcalc.cookbook._page import parse_measurements
 from mcalc.cookbook._registry import SECTIONS
 from mcalc.verify._select import match_names
 from mcalc.verify._verify import builtin_derivations
@@ -346,6 +348,9 @@ def test_search():
 
 
 PUBLISHED = [(e, i) for e in ENTRIES.values() for i in range(len(e.published))]
+PAGE_MEASUREMENTS = parse_measurements(
+    (Path(__file__).resolve().parents[1] / "docs" / "cookbook.md").read_text(encoding="utf-8")
+)
 
 
 def test_the_seed_answers_are_recorded():
@@ -358,6 +363,10 @@ def test_published_forms_are_flagged_with_their_diagnosis(e, i):
     report = mcalc.cookbook.check_published(e)[i]
     assert not report.ok
     assert e.published[i].expect in report.diagnosis
+    # ... and docs/cookbook.md shows that diagnosis (numbers aside: they vary in the last digits)
+    shown = PAGE_MEASUREMENTS[e.name]["diagnoses"][i]
+    number = r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?"
+    assert re.sub(number, "#", shown) == re.sub(number, "#", report.diagnosis)
 
 
 def test_published_forms_hold_under_their_own_convention():

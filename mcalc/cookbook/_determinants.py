@@ -284,9 +284,8 @@ ENTRIES = [
         source=JACOBI,
         published=(
             Published(
-                source="Matrix Cookbook (2012), 'Derivatives of structured matrices: symmetric' "
-                "(the form Srinivasan & Panda, Indian J. Pure Appl. Math. 54 (2023), "
-                "arXiv:1911.06491, show to be spurious)",
+                source="Matrix Cookbook (2012), §2.8.2 'Symmetric' (the form that Srinivasan & Panda, "
+                "Indian J. Pure Appl. Math. 54 (2023), arXiv:1911.06491, show to be spurious)",
                 formula=r"2\Sigma^{-1} - \Sigma^{-1}\circ I",
                 why="It differentiates with respect to the n(n+1)/2 free entries of a symmetric "
                 "matrix, so each off-diagonal entry counts twice. As a gradient in the space of "

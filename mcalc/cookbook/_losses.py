@@ -557,7 +557,7 @@ ENTRIES = [
         r"\|Y - XB\|_F^2",
         r"-2X^\top(Y - XB)",
         "B",
-        source="Matrix Cookbook (2012), eq. (119) with A = X, B = I",
+        source="Matrix Cookbook (2012), eq. (119), its A, X, B, C being X, B, I, -Y here",
         note="One least-squares problem per column of Y, solved together.",
     ),
     E(

@@ -123,9 +123,9 @@ def _intro(all_entries: Mapping[str, Entry]) -> list[str]:
         "**Symmetric arguments.** `jax.grad` varies every entry of a matrix on its own, so at a "
         "symmetric point it returns the gradient $G$ of $f$ extended to all matrices. The "
         "gradient within the symmetric matrices is its symmetric part $(G + G^\\top)/2$ -- the "
-        "same $G$ for the functions here, which are symmetric in their argument. A formula "
-        "of the form $G + G^\\top - G\\circ I$ (some handbooks') is a different quantity; see "
-        "[`logdet_spd`](#cookbook-logdet_spd).",
+        "same $G$ for the functions here, which are symmetric in their argument. The form "
+        "$G + G^\\top - G\\circ I$ (the Matrix Cookbook's §2.8.2, among others) is a different "
+        "quantity; see [`logdet_spd`](#cookbook-logdet_spd).",
         "",
         "**Conditions.** Each entry's sampler draws inputs that meet its conditions and stay "
         "well-conditioned (invertible matrices with singular values in $[1, 2]$, positive "
