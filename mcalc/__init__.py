@@ -6,6 +6,7 @@ framework (:class:`Task`) that gives a user's own problem everything they get:
 training from configs, sweeps, resuming, verification, reports and prediction.
 """
 
+from . import cookbook as cookbook
 from .check import GradCheckReport as GradCheckReport
 from .check import assert_grad as assert_grad
 from .check import check_grad as check_grad

@@ -18,6 +18,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "check every built-in closed form against jax.grad and finite differences",
     ),
     "check": ("mcalc.check._cli", "check your own gradient function against jax.grad"),
+    "cookbook": (
+        "mcalc.cookbook._cli",
+        "the verified matrix cookbook: list, search and show identities with their checks",
+    ),
     "train": ("mcalc.train._cli", "train one run from a config file"),
     "sweep": ("mcalc.sweep._cli", "train a hyperparameter sweep as one compiled program"),
     "predict": (

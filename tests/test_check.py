@@ -458,3 +458,16 @@ def test_integer_and_pm1_labels_are_held_too():
     assert report.ok and report.held == ("y (labels)", "idx (integer)")
     # The differentiated argument moves whatever its values (zeros included).
     assert mcalc.check_grad(f, jax.grad(f), jnp.zeros(3), X, y, idx).perturbed[0] == "w"
+
+
+def test_a_scalar_argument():
+    # A 0-d argument (an intercept, a temperature) crashed the check with a NumPy scalar
+    # where an array was expected.
+    def f(b, x):
+        return jnp.sum(jnp.sin(b * x))
+
+    b, x = jnp.asarray(0.3), jnp.array([0.5, 1.0, 1.5, -0.2])
+    right = mcalc.check_grad(f, lambda b, x: jnp.sum(x * jnp.cos(b * x)), b, x)
+    assert right.ok and right.trials[0].leaves[0].shape == ()
+    wrong = mcalc.check_grad(f, lambda b, x: 2 * jnp.sum(x * jnp.cos(b * x)), b, x)
+    assert not wrong.ok and "constant factor of 2" in wrong.diagnosis

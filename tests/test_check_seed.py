@@ -12,6 +12,11 @@ import pytest
 
 import mcalc
 
+# The wrong answers are transcribed once, as the cookbook's records of them.
+from mcalc.cookbook._problems import _p6_seed_2Xw as p6_seed_as_2Xw
+from mcalc.cookbook._problems import _p6_seed_literal as p6_seed_literal
+from mcalc.cookbook._problems import _p7b_seed as p7b_seed
+
 sigmoid = jax.nn.sigmoid
 
 
@@ -20,17 +25,6 @@ def dsigmoid(t):
 
 
 # --- P6: f(w) = wᵀXw; the seed ends with "Xw + wᵀX" ------------------------------------------------
-
-
-def p6_seed_as_2Xw(w, X):
-    """The seed's Xw + wᵀX read as Xw + Xw = 2Xw: the gradient only for symmetric X."""
-    return 2 * X @ w
-
-
-def p6_seed_literal(w, X):
-    """Xw + wᵀX with w a column vector [D, 1]: a column plus a row broadcasts to [D, D]."""
-    w = w[:, None]
-    return X @ w + w.T @ X
 
 
 def p6_seed_as_2Xtw(w, X):
@@ -92,21 +86,6 @@ def loss_in_W1(W0, W1, w2, X, y):
 
 def p7b_right(W0, W1, w2, X, y):
     return mcalc.resnet_grad({"W0": W0, "W1": W1, "w2": w2}, X, y)["W1"]
-
-
-def p7b_seed(W0, W1, w2, X, y):
-    """(b): (g(x_d) - y_d) σ'(w_{2,d} h(x_d)) w_{2,d} σ'(w_{1,d,m} z_d) z_d.
-
-    No sum over samples (the sample index is d), σ' at w_{1,d,m} z_d instead of
-    u_d = Σ_m w_{1,d,m} z_m, and z_d at the end instead of z_m.
-    """
-    Z = sigmoid(X @ W0.T)
-    H = X + sigmoid(Z @ W1.T)
-    g = sigmoid(H @ w2)
-    d = jnp.arange(w2.shape[0])
-    z_d = Z[d, d]
-    outer = (g[d] - y[d]) * dsigmoid(w2 * H[d, d]) * w2
-    return outer[:, None] * dsigmoid(W1 * z_d[:, None]) * z_d[:, None]
 
 
 def sample_W1(key, dtype=jnp.float32):

@@ -342,7 +342,7 @@ class Checker:
                 noise = _SAFETY * drift * eps_c / eps(low_dtypes[i])
             if fd_bounds is not None:
                 noise = float(np.max(fd_bounds[i], initial=0.0))
-            err = np.abs(c - r)
+            err = np.array(np.abs(c - r))  # an array even for a 0-d argument (a scalar)
             err[~np.isfinite(c)] = np.inf
             tol = atol + rtol * ev.scale[i] + noise
             ev.err.append(err)

@@ -122,7 +122,8 @@ def run(
     if verify:
         _say(
             quiet,
-            "mcalc run: verifying every derivation (closed form vs jax.grad vs finite differences) ...",
+            "mcalc run: verifying the problems' derivations (closed form vs jax.grad vs finite "
+            "differences) ...",
         )
         t = time.perf_counter()
         verification, verify_md, verify_ok = _verify(path)

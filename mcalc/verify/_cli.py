@@ -13,9 +13,9 @@ __all__ = ["add_arguments", "main"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "Check every built-in closed form (gradients, Hessians, Hessian-vector products) against "
-        "autodiff in float64 and central finite differences, at random sizes, in float32 and "
-        "float64; print a table."
+        "Check every built-in closed-form derivative (the seven problems' and the cookbook's: "
+        "gradients, Hessians, Hessian-vector products) against autodiff in float64 and central "
+        "finite differences, at random sizes, in float32 and float64; print a table."
     )
     parser.add_argument(
         "--format", choices=["text", "markdown", "json"], default="text", help="output (text)"
@@ -24,8 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--only",
         nargs="+",
         action="extend",
-        metavar="NAME",
-        help="only these derivations (names as in the table's 'function' column)",
+        metavar="PATTERN",
+        help="only these derivations: an exact name, a glob ('det*', '*_hessian') or a piece of "
+        "a name ('det'); case is ignored; a pattern that matches nothing is an error",
     )
     parser.add_argument(
         "--task",

@@ -1,6 +1,7 @@
 """Verify every built-in derivation: closed form vs autodiff vs finite differences.
 
-Each derivation of :func:`mcalc.derivations` goes through the one checking
+The built-in derivations are the problems' (:func:`mcalc.derivations`) and the
+cookbook's (:func:`mcalc.cookbook.derivations`). Each goes through the one checking
 engine -- :func:`mcalc.check_grad`, :func:`mcalc.check_hessian` or
 :func:`mcalc.check_hvp`, by the derivation's ``kind`` -- at several random sizes,
 in each dtype asked for. A row of the result is one (derivation, dtype) pair.
@@ -24,6 +25,7 @@ import numpy as np
 from ..check import GradCheckReport, check_grad, check_hessian, check_hvp
 from ..check._points import cast_floats, is_floating, to_host
 from ..problems import Derivation, derivations
+from ._select import close_matches, describe_pattern_syntax, match_names
 
 __all__ = ["verify", "VerifyResult", "VerifyRow", "latex_to_text"]
 
@@ -37,7 +39,8 @@ class VerifyRow:
     """One derivation in one dtype.
 
     Attributes:
-      problem: ``"P1"`` .. ``"P7"``.
+      problem: ``"P1"`` .. ``"P7"`` for the problems' derivations, the section
+        (``"traces"``, ...) for the cookbook's.
       name: the derivation's registry name.
       formula, grad_formula: LaTeX of the function and of the closed form.
       wrt: the argument differentiated.
@@ -231,14 +234,33 @@ def _clip(s: str, n: int) -> str:
 
 
 _LATEX = [
+    (r"^{-\top}", "⁻ᵀ"),
+    (r"^{+\top}", "⁺ᵀ"),
+    (r"^{-1}", "⁻¹"),
+    (r"^{-2}", "⁻²"),
+    (r"^{-3}", "⁻³"),
+    (r"^+", "⁺"),
+    (r"^{\odot 2}", "²"),
     (r"\operatorname{tr}", "tr"),
     (r"\operatorname{softplus}", "softplus"),
     (r"^\top", "ᵀ"),
     (r"^{\top}", "ᵀ"),
     (r"\odot", " ⊙ "),
+    (r"\otimes", " ⊗ "),
+    (r"\oslash", " ⊘ "),
+    (r"\circ", " ∘ "),
     (r"\sigma", "σ"),
+    (r"\Sigma", "Σ"),
     (r"\delta", "δ"),
     (r"\lambda", "λ"),
+    (r"\Lambda", "Λ"),
+    (r"\kappa", "κ"),
+    (r"\gamma", "γ"),
+    (r"\beta", "β"),
+    (r"\epsilon", "ε"),
+    (r"\psi", "ψ"),
+    (r"\mu", "μ"),
+    (r"\ell", "ℓ"),
     (r"\operatorname{diag}", "diag"),
     (r"\nabla", "∇"),
     (r"\theta", "θ"),
@@ -246,16 +268,56 @@ _LATEX = [
     (r"\partial ", "∂"),
     (r"\partial", "∂"),
     (r"\sum", "Σ"),
+    (r"\prod", "∏"),
     (r"\pi", "π"),
+    (r"\infty", "∞"),
     (r"\langle", "⟨"),
     (r"\rangle", "⟩"),
     (r"\|", "‖"),
     (r"\ln", "ln"),
+    (r"\det", "det"),
+    (r"\max", "max"),
+    (r"\min", "min"),
+    (r"\arg", "arg"),
     (r"\tanh", "tanh"),
+    (r"\cosh", "cosh"),
+    (r"\mathbf 1", "1"),
+    (r"\mathcal N", "N"),
+    (r"\mathbb R", "ℝ"),
+    (r"\mathrm{KL}", "KL"),
     (r"\tfrac12", "½"),
+    (r"\textstyle", ""),
+    (r"\Big", ""),
     (r"\big", ""),
+    (r"\quad", " "),
+    (r"\times", "×"),
+    (r"\in ", "∈ "),
+    (r"\to ", "→ "),
+    (r"\cdot", "·"),
     (r"\,", " "),
     (r"\ ", " "),
+]
+
+# Constructs with arguments, rewritten before the symbols above.
+_LATEX_RE = [
+    (
+        r"\\begin\{cases\}(.*)\\end\{cases\}",
+        lambda m: m[1].replace("&", " if ").replace("\\\\", ";"),
+    ),
+    (r"\\operatorname\{(\w+)\}", r"\1"),
+    (r"\\text\{([^{}]*)\}", r"\1"),
+    (r"\\overline\{([^{}]*)\}", r"mean(\1)"),
+    (r"\\sqrt\{([^{}]*)\}", r"√(\1)"),
+    (r"\\sqrt\s*(\w)", r"√\1"),
+    (r"\\hat\s*(\w)", "\\1\u0302"),
+    (r"\\bar\s*(\w)", "\\1\u0304"),
+    (r"\\dot\s*(\w)", "\\1\u0307"),
+    (r"\\le(?![a-z])", "≤"),
+    (r"\\ne(?![a-z])", "≠"),
+    (r"\\frac\{", r"\\tfrac{"),
+    # a named function right after a symbol: keep a space (Σ_i ln, ln det, W_1 σ)
+    (r"(?<=[\w)}])(\\(?:ln|det|tanh|cosh|max|min|operatorname)(?![a-z]))", r" \1"),
+    (r"(\\(?:ln|det))(?=\\)", r"\1 "),
 ]
 
 
@@ -274,11 +336,17 @@ def latex_to_text(tex: str) -> str:
       'Xᵀ(σ(Xw) - y) + 2λ w'
     """
     out = tex
+    for pattern, repl in _LATEX_RE:
+        out = re.sub(pattern, repl, out)
     for a, b in _LATEX:
         out = out.replace(a, b)
+    for _ in range(3):  # innermost first: a_{ij} inside a fraction's braces
+        out = re.sub(r"_\{([^{}]*)\}(?=[A-Za-z\\])", r"_\1 ", out)
+        out = re.sub(r"_\{([^{}]*)\}", r"_\1", out)
     out = re.sub(
         r"\\tfrac\{([^{}]*)\}\{([^{}]*)\}", lambda m: f"{_group(m[1])}/{_group(m[2])} ", out
     )
+    out = re.sub(r"\\tfrac\{([^{}]*)\}\s*(\w)", lambda m: f"{_group(m[1])}/{m[2]} ", out)
     out = re.sub(r"\\tfrac\s*(\w)\s*(\w)", r"\1/\2 ", out)
     out = re.sub(r"\^\{([^{}]*)\}", r"^\1", out)
     out = re.sub(r"_\{([^{}]*)\}", r"_\1", out)
@@ -289,11 +357,19 @@ def latex_to_text(tex: str) -> str:
 # ---------------------------------------------------------------------------
 
 
+def builtin_derivations() -> dict[str, Derivation]:
+    """Every built-in derivation: the seven problems', then the cookbook's, by name."""
+    from ..cookbook import derivations as cookbook_derivations
+
+    # The cookbook's "problems" section holds the problems' own records: one entry each.
+    return {**derivations(), **cookbook_derivations()}
+
+
 def _select(
     registry: Mapping[str, Derivation] | Sequence[Derivation] | None, names: Iterable[str] | None
 ) -> list[Derivation]:
     if registry is None:
-        registry = derivations()
+        registry = builtin_derivations()
     if not isinstance(registry, Mapping):
         registry = {d.name: d for d in registry}
     for key, d in registry.items():
@@ -306,14 +382,23 @@ def _select(
         return list(registry.values())
     if isinstance(names, str):
         names = [names]
-    names = list(names)
-    unknown = [n for n in names if n not in registry]
-    if unknown:
-        raise ValueError(
-            f"{_FN}: unknown derivation {', '.join(repr(n) for n in unknown)}; known: "
-            f"{', '.join(registry)}."
-        )
-    return [d for n, d in registry.items() if n in names]  # in registry order
+    chosen: set[str] = set()
+    for pattern in names:
+        if not isinstance(pattern, str) or not pattern:
+            raise ValueError(f"{_FN}: names must be non-empty strings; got {pattern!r}.")
+        hits = match_names(pattern, registry)
+        if not hits:
+            close = close_matches(pattern, registry)
+            hint = (
+                f"close matches: {', '.join(close)}"
+                if close
+                else "`mcalc cookbook` lists the cookbook's names"
+            )
+            raise ValueError(
+                f"{_FN}: no derivation matches {pattern!r} ({describe_pattern_syntax}); {hint}."
+            )
+        chosen.update(hits)
+    return [d for n, d in registry.items() if n in chosen]  # in registry order
 
 
 def _dtypes(dtypes: Sequence[Any]) -> tuple[str, ...]:
@@ -378,21 +463,22 @@ def verify(
     derivations: Mapping[str, Derivation] | Sequence[Derivation] | None = None,
     workers: int | None = None,
 ) -> VerifyResult:
-    """Check every built-in closed form against autodiff and finite differences.
+    """Check every built-in closed-form derivative against autodiff and finite differences.
 
-    For each derivation ``d`` (of :func:`mcalc.derivations`, or those given) and
-    each dtype: by ``d.kind``, :func:`mcalc.check_grad` of ``d.grad`` against
-    ``jax.grad(d.f)``, :func:`mcalc.check_hessian` against ``jax.hessian(d.f)`` or
-    :func:`mcalc.check_hvp` against ``jax.jvp`` of ``jax.grad(d.f)``, in float64,
-    and against float64 central finite differences, at ``trials`` points of
-    random sizes drawn by ``d.sample``. Float64 works whatever JAX's global x64
-    setting.
+    For each derivation ``d`` (the problems' of :func:`mcalc.derivations` and the
+    cookbook's of :func:`mcalc.cookbook.derivations`, or those given) and each dtype:
+    by ``d.kind``, :func:`mcalc.check_grad` of ``d.grad`` against ``jax.grad(d.f)``,
+    :func:`mcalc.check_hessian` against ``jax.hessian(d.f)`` or :func:`mcalc.check_hvp`
+    against ``jax.jvp`` of ``jax.grad(d.f)``, in float64, and against float64 central
+    finite differences, at ``trials`` points of random sizes drawn by ``d.sample``.
+    Float64 works whatever JAX's global x64 setting.
 
     Args:
       dtypes: dtypes to compute the closed forms in.
       trials: random sizes per derivation and dtype.
       seed: seeds the sizes and values.
-      names: only these derivations (registry names).
+      names: only these derivations: each an exact name, a glob (``"det*"``) or a
+        piece of a name (``"det"``), case ignored; each must match at least one.
       derivations: check these instead of the built-in ones (a name -> Derivation
         mapping or a sequence of Derivation).
       workers: derivations checked at once, in threads (default: one per CPU core, at
@@ -403,8 +489,9 @@ def verify(
       ``to_markdown()``, ``to_json()``.
 
     Raises:
-      ValueError: an unknown name, a non-floating dtype, ``trials < 1``, a
-        derivation whose ``kind`` is not ``"gradient"``, ``"hessian"`` or ``"hvp"``.
+      ValueError: a name that matches nothing (with close matches), a non-floating
+        dtype, ``trials < 1``, a derivation whose ``kind`` is not ``"gradient"``,
+        ``"hessian"`` or ``"hvp"``.
 
     Example:
       >>> import mcalc
@@ -434,7 +521,7 @@ def verify(
             return [_row(d, dt, sample, trials, seed) for dt in dts]
 
     start = time.perf_counter()
-    if workers == 1 or len(selected) == 1:
+    if workers == 1 or len(selected) <= 1:
         per_derivation = [rows_of(d) for d in selected]
     else:
         with concurrent.futures.ThreadPoolExecutor(min(workers, len(selected))) as pool:
