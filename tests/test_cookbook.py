@@ -205,7 +205,7 @@ def test_closed_forms_keep_the_callers_dtype():
     # no NumPy float64 constant slips into a closed form.
     for e in ENTRIES.values():
         args = _draw(e, dtype=np.float32)
-        extra = (jnp.zeros_like(args[e.argnum]),) if e.kind == "hvp" else ()
+        extra = (jax.tree.map(jnp.zeros_like, args[e.argnum]),) if e.kind == "hvp" else ()
         out = jax.eval_shape(e.grad, *args, *extra)
         assert {leaf.dtype for leaf in jax.tree_util.tree_leaves(out)} == {np.dtype("float32")}, (
             e.name
@@ -237,10 +237,12 @@ def _second_order_check(e):
                 tuple(range(x.ndim)),
                 tuple(range(x.ndim, 2 * x.ndim)),
             ) / (2 * h)
-        else:
+        else:  # the argument may be a pytree (the residual network's parameters)
             got = e.grad(*args, v)
             ref = jax.jvp(lambda z: grad(*at(args, z)), (x,), (v,))[1]
-            fd = (grad(*at(args, x + h * v)) - grad(*at(args, x - h * v))) / (2 * h)
+            plus = grad(*at(args, jax.tree.map(lambda a, b: a + h * b, x, v)))
+            minus = grad(*at(args, jax.tree.map(lambda a, b: a - h * b, x, v)))
+            fd = jax.tree.map(lambda a, b: (a - b) / (2 * h), plus, minus)
         return got, ref, fd
 
     return jax.jit(run)
@@ -249,17 +251,23 @@ def _second_order_check(e):
 @pytest.mark.parametrize("e", SECOND_ORDER, ids=lambda e: e.name)
 def test_second_order_entries_match_autodiff_and_finite_differences(e):
     args = _draw(e)
-    x = np.asarray(args[e.argnum])
-    v = jnp.asarray(np.random.default_rng(0).standard_normal(x.shape))
-    got, ref, fd = map(np.asarray, _second_order_check(e)(args, v))
+    rng = np.random.default_rng(0)
+    v = jax.tree.map(lambda a: jnp.asarray(rng.standard_normal(np.shape(a))), args[e.argnum])
+    out = _second_order_check(e)(args, v)
+    for t in out:  # each shaped like the argument (HVP) or arg.shape + arg.shape (Hessian)
+        assert jax.tree.structure(t) == jax.tree.structure(out[1]), e.name
+    got, ref, fd = (np.concatenate([np.ravel(a) for a in jax.tree.leaves(t)]) for t in out)
     scale = np.max(np.abs(ref))
-    assert got.shape == ref.shape == (x.shape + x.shape if e.kind == "hessian" else x.shape)
+    x = np.asarray(args[e.argnum]) if e.kind == "hessian" else None
+    if e.kind == "hessian":
+        assert np.shape(out[0]) == np.shape(out[1]) == x.shape + x.shape
     assert np.max(np.abs(got - ref)) <= 1e-10 * scale, e.name
     assert np.max(np.abs(got - fd)) <= 1e-6 * scale, e.name
     if e.kind == "hessian":  # symmetric under swapping its two index groups
         n = x.ndim
         perm = tuple(range(n, 2 * n)) + tuple(range(n))
-        np.testing.assert_allclose(got, np.transpose(got, perm), atol=1e-12 * scale)
+        H = np.asarray(out[0])
+        np.testing.assert_allclose(H, np.transpose(H, perm), atol=1e-12 * scale)
 
 
 def test_a_wrong_hessian_fails_the_measurement():

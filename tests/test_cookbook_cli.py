@@ -88,7 +88,10 @@ def test_show_formats_and_second_order(capsys):
     assert rc == 0 and data["kind"] == "hessian" and data["grad_formula"] == "B + B^\\top"
     rows = data["verification"]["rows"]
     assert [r["dtype"] for r in rows] == ["float32", "float64"] and all(r["ok"] for r in rows)
-    assert data["verification"]["trials"] == 2 and "H·v" in data["verification"]["measured_as"]
+    assert (
+        data["verification"]["trials"] == 2
+        and "closed-form Hessian vs autodiff" in data["verification"]["measured_as"]
+    )
     rc, out, _ = _run(capsys, "--format", "markdown", "show", "det_X", "--dtype", "float64")
     assert rc == 0 and out.startswith("### `det_X`: determinant\n")
     assert "$$ \\frac{\\partial f}{\\partial X} = \\det(X)\\,X^{-\\top} $$" in out

@@ -164,7 +164,7 @@ def _intro(all_entries: Mapping[str, Entry]) -> list[str]:
         "",
         "```console",
         "$ mcalc cookbook search Kronecker",
-        *listing_text(search("Kronecker"), footer=False).splitlines(),
+        *listing_text(search("Kronecker")).splitlines(),
         "$ mcalc verify --only det_X",
         "...",
         "1 derivation x 2 dtypes, 3 random sizes each: all agree (... s)",

@@ -236,6 +236,51 @@ META: dict[str, dict] = {
         )
         for p in ("W0", "W1", "w2")
     },
+    **{
+        f"trace_power_hvp_k{k}": dict(
+            title=f"Hessian-vector product of tr(X^{k}) (P1)",
+            conditions=("square",),
+            note="k Σ_j (X^j V X^{k-2-j})ᵀ: the directional derivative of k (X^{k-1})ᵀ along V.",
+            source="derived here (the product rule on X^{k-1})",
+        )
+        for k in (3, 7)
+    },
+    "logistic_l2_hessian": dict(
+        title="Hessian of L2-regularised logistic regression (P2)",
+        conditions=("labels_01",),
+        note="Xᵀ S X + 2λI, S = diag(σ(1-σ)): positive definite for λ > 0 (strictly convex).",
+        source="Bishop, Pattern Recognition and Machine Learning (2006), §4.3.3",
+    ),
+    "bipolar_squared_hessian": dict(
+        title="Hessian of the bipolar sigmoid's squared loss (P3)",
+        conditions=("labels_pm1",),
+        note="Xᵀ diag(f'² + (f - y) f'') X with f' = (1 - f²)/2: indefinite where f - y is large.",
+        source="derived here",
+    ),
+    "gaussian_nll_hessian": dict(
+        title="Hessian of the Gaussian likelihood of linear regression (P4)",
+        note="XᵀX/σ², constant in w: the NLL is a quadratic, minimised by the normal equations.",
+        source="Bishop, Pattern Recognition and Machine Learning (2006), §3.1.1",
+    ),
+    "quadratic_form_hessian": dict(
+        title="Hessian of a quadratic form (P6)",
+        note="X + Xᵀ for any square X (2X only when X is symmetric).",
+        source=COOKBOOK + "(81), differentiated once more",
+    ),
+    "resnet_hvp": dict(
+        title="Hessian-vector product of the residual network (P7)",
+        note="The R-operator of the delta rule: forward and backward passes along a direction "
+        "of the parameters, exact.",
+        source="Pearlmutter, 'Fast exact multiplication by the Hessian', Neural Computation 6 "
+        "(1994)",
+    ),
+    "resnet_gauss_newton_hvp": dict(
+        title="Gauss-Newton Hessian-vector product of the residual network (P7)",
+        note="JᵀJ v alone: the Hessian of the network linearised at the point, positive "
+        "semi-definite; the second-order term Σ rᵢ ∇²rᵢ of the residuals is left out.",
+        source="Schraudolph, 'Fast curvature matrix-vector products for second-order gradient "
+        "descent', Neural Computation 14 (2002)",
+    ),
     "resnet_h": dict(
         title="residual network, in the residual block's output (P7a)",
         conditions=("labels_01",),

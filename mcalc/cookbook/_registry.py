@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 
+from .._registry import Registry
 from ..problems import Derivation
 from ..verify._select import close_matches
 from ..verify._verify import latex_to_text
@@ -234,8 +235,9 @@ def search(*words: str) -> list[Entry]:
     return [e for e in _registry().values() if all(n in _haystack(e) for n in needles)]
 
 
-def derivations() -> dict[str, Derivation]:
-    """Every entry's :class:`mcalc.Derivation`, by name: what ``mcalc verify`` checks.
+def derivations() -> Registry[Derivation]:
+    """Every entry's :class:`mcalc.Derivation`: what ``mcalc verify`` checks. Like
+    :func:`mcalc.derivations`, iterate over it for the records or index it by name.
 
     Example:
       >>> import mcalc
@@ -243,4 +245,4 @@ def derivations() -> dict[str, Derivation]:
       >>> d.kind, d.wrt
       ('gradient', 'X')
     """
-    return {n: e.derivation for n, e in _registry().items()}
+    return Registry((e.derivation for e in _registry().values()), what="cookbook derivation")

@@ -621,4 +621,3 @@ def reference_fit(config: Config) -> dict[str, Any] | None:
         "seconds": seconds,
         "metrics": {k: float(v) for k, v in metrics.items()},
     }
-

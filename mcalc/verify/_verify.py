@@ -71,7 +71,7 @@ class VerifyRow:
 
     @property
     def derivative(self) -> str:
-        """The closed form as plain text, its kind beside it: ``"Hessian: Xᵀ S X + 2λ I"``."""
+        """Plain text of the closed form, marked with its kind (``"Hessian: Xᵀ S X + 2λ I"``)."""
         label = _KIND_LABELS.get(self.kind, self.kind)
         text = latex_to_text(self.grad_formula)
         return f"{label}: {text}" if label else text
