@@ -17,7 +17,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "mcalc.verify._cli",
         "check every built-in closed form against jax.grad and finite differences",
     ),
-    "check": ("mcalc.check._cli", "check your own gradient function against jax.grad"),
+    "check": (
+        "mcalc.check._cli",
+        "check your own derivative (gradient, Hessian, HVP; JAX, NumPy or PyTorch code)",
+    ),
     "cookbook": (
         "mcalc.cookbook._cli",
         "the verified matrix cookbook: list, search and show identities with their checks",

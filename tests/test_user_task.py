@@ -337,3 +337,18 @@ def test_predict_on_the_wrong_number_of_features(tmp_path):
         ValueError, match=r"X holds a non-finite value \(nan\) at row 1, column 2 \('x2'\)"
     ):
         model.predict(np.where(np.arange(15).reshape(3, 5) == 7, np.nan, 0.0))
+
+
+def test_verify_task_checks_a_declared_hessian(tmp_path):
+    (tmp_path / "hess.py").write_text(
+        "import dataclasses, jax, jax.numpy as jnp, mcalc\n"
+        "p2 = mcalc.tasks()['p2']\n"
+        "def gauss_newton_only(params, X, y, *, lam):  # the 2λI of the penalty is missing\n"
+        "    s = jax.nn.sigmoid(X @ params['w'])\n"
+        "    return (X * (s * (1 - s))[:, None]).T @ X\n"
+        "mine = dataclasses.replace(p2, name='mine', hessian=gauss_newton_only)\n"
+    )
+    out = _cli("verify", "--task", "hess.py:mine", "--dtype", "float64", cwd=tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "mine.grad" in out.stdout and "FAIL mine.hessian" in out.stdout
+    assert "multiple of the identity" in out.stdout

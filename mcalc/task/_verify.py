@@ -36,7 +36,8 @@ def _draw_hyper(h: Hyper, rng: np.random.Generator) -> float:
 
 def task_derivations(task: Task) -> list[Any]:
     """The :class:`mcalc.Derivation` records that check ``task``'s closed forms: its gradient
-    (when it has one) against ``jax.grad`` of its loss and finite differences.
+    against ``jax.grad`` of its loss and finite differences, and its Hessian (when it declares
+    one, over the flattened parameters) against ``jax.hessian``.
 
     Raises:
       ValueError: for a task with no closed-form gradient (nothing to verify).
@@ -85,7 +86,7 @@ def task_derivations(task: Task) -> list[Any]:
         )
 
     formula = f"{task.name}.loss(params, X, y)"
-    return [
+    out = [
         Derivation(
             name=f"{task.name}.grad",
             problem=f"task {task.name}",
@@ -98,6 +99,43 @@ def task_derivations(task: Task) -> list[Any]:
             wrt="params",
         )
     ]
+    if task.hessian is not None:
+        out.append(_hessian_derivation(task, f, kw, sample, formula))
+    return out
+
+
+def _hessian_derivation(task: Task, f: Any, kw: Any, sample: Any, formula: str) -> Any:
+    """The task's closed-form Hessian over the flattened parameters, as a derivation."""
+    from jax.flatten_util import ravel_pytree
+
+    from ..problems import Derivation
+
+    def flat_sample(key: jax.Array, dtype: Any) -> tuple[Any, ...]:
+        params, X, y, h = sample(key, dtype)
+        theta, _ = ravel_pytree(params)
+        return theta, X, y, h, params
+
+    def unravel(theta: Any, like: Any) -> Any:
+        return ravel_pytree(like)[1](theta)
+
+    def f_flat(theta, X, y, h, like):
+        return f(unravel(theta, like), X, y, h)
+
+    def hess_flat(theta, X, y, h, like):
+        return task.hessian(unravel(theta, like), X, y, **kw(h))
+
+    return Derivation(
+        name=f"{task.name}.hessian",
+        problem=f"task {task.name}",
+        f=f_flat,
+        grad=hess_flat,
+        argnum=0,
+        sample=flat_sample,
+        formula=formula,
+        grad_formula=f"{task.name}.hessian(params, X, y)",
+        wrt="params",
+        kind="hessian",
+    )
 
 
 def _typed(key: Any) -> bool:
