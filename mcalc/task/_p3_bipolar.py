@@ -23,6 +23,10 @@ def grad(params, X, y):
     return {"w": P.bipolar_squared_grad(params["w"], X, y)}
 
 
+def hessian(params, X, y):
+    return P.bipolar_squared_hessian(params["w"], X, y)
+
+
 def predict(params, X):
     """``f = tanh(xᵀw / 2)`` in (-1, 1); its sign is the predicted class."""
     return P.bipolar_sigmoid(margin(params, X))
@@ -43,6 +47,7 @@ TASK = Task(
     predict=predict,
     labels="pm1",
     metrics={"accuracy": accuracy},
+    hessian=hessian,
     flops=lambda batch, D, **_: 8.0 * batch * D,
     # The bipolar sigmoid unit on breast cancer, labels mapped {0,1} -> {-1,1} explicitly.
     defaults={

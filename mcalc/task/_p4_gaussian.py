@@ -27,6 +27,10 @@ def grad(params, X, y, *, sigma2):
     return {"w": P.gaussian_nll_grad(params["w"], X, y, sigma2=sigma2)}
 
 
+def hessian(params, X, y, *, sigma2):
+    return P.gaussian_nll_hessian(params["w"], X, y, sigma2=sigma2)
+
+
 def predict(params, X):
     return margin(params, X)
 
@@ -71,6 +75,7 @@ TASK = Task(
     labels="real",
     hyper={"sigma2": Hyper(1.0, gt=0.0, help="noise variance σ² > 0 of the Gaussian likelihood")},
     optimum=optimum,
+    hessian=hessian,
     solvers={
         "closed_form": Solver(
             closed_form, "w* = (XᵀX)⁻¹Xᵀy by Cholesky, the SVD's X⁺y when rank-deficient"
