@@ -51,9 +51,10 @@ def is_file_reference(module_part: str) -> bool:
 
 
 def _module_from_path(path: Path, what: str) -> Any:
+    if path.is_dir():
+        raise LoadError(f"{str(path)!r} is a folder, not a .py file, for {what}")
     if not path.is_file():
-        kind = "a folder" if path.is_dir() else "no such file"
-        raise LoadError(f"cannot load {what} from {str(path)!r}: {kind}")
+        raise LoadError(f"cannot find the file {str(path)!r} for {what}")
     path = path.resolve()
     name = f"_mcalc_user_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
     if name in sys.modules:
@@ -132,5 +133,20 @@ def reference_of(obj: Any, module_name: str | None) -> str | None:
         if value is obj and not name.startswith("_"):
             if module_name in _FILES:
                 return f"{_FILES[module_name]}:{name}"
+            origin = getattr(module, "__file__", None)
+            # A top-level module found through a path the user added (sys.path.insert, the
+            # current folder): its file path works from anywhere; an installed or packaged
+            # module is named as a module (its relative imports need the package).
+            if "." not in module_name and origin and not _installed(origin):
+                return f"{Path(origin).resolve()}:{name}"
             return f"{module_name}:{name}"
     return None
+
+
+def _installed(path: str) -> bool:
+    """Whether a module file lives in site-packages (or the standard library)."""
+    import sysconfig
+
+    p = str(Path(path).resolve())
+    roots = {sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib")}
+    return any(p.startswith(str(Path(r).resolve())) for r in roots if r)

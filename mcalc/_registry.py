@@ -15,8 +15,8 @@ class Registry(tuple, Generic[T]):
     """A tuple of records (each with a ``.name``) that can also be indexed by name.
 
     ``for d in reg`` yields the records in order; ``reg["name"]`` and ``"name" in reg``
-    look one up by name; ``keys()``, ``values()``, ``items()`` and ``get()`` read like
-    a dict's.
+    look one up by name; ``keys()`` (the names), ``values()``, ``items()`` and ``get()``
+    read like a dict's.
 
     Example:
       >>> import mcalc
@@ -50,9 +50,7 @@ class Registry(tuple, Generic[T]):
         return self._by_name.get(name, default)
 
     def keys(self) -> list[str]:
-        return list(self._by_name)
-
-    def names(self) -> list[str]:
+        """The records' names, in order."""
         return list(self._by_name)
 
     def values(self) -> list[T]:

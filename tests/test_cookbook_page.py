@@ -80,8 +80,7 @@ def test_every_entry_verifies_and_the_page_shows_current_errors():
     )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     data = json.loads(out.stdout)
-    skipped = [s["name"] for s in data["skipped"]]
-    names = [n for n in builtin_derivations() if n not in skipped]
+    names = list(builtin_derivations())
     assert [(r["name"], r["dtype"]) for r in data["rows"]] == [
         (n, dt) for n in names for dt in ("float32", "float64")
     ]
@@ -91,14 +90,8 @@ def test_every_entry_verifies_and_the_page_shows_current_errors():
         assert row["max_rel_error"] <= bound, row
         assert row["fd_max_rel_error"] is not None and row["fd_max_rel_error"] < 1e-4, row
         assert len(row["sizes"]) >= 1
-    # Only second-order entries may be skipped, and only in a build without their checkers.
     entries = mcalc.cookbook.entries()
-    assert all(entries[n].kind != "gradient" for n in skipped)
     rows = data["rows"]
-    if skipped:  # measured here through the gradient checker, as the page says
-        second = mcalc.cookbook.measure(skipped)
-        assert second.ok
-        rows = rows + [r.to_dict() for r in second.rows]
     page = parse_measurements(PAGE.read_text(encoding="utf-8"))
     # The diagnoses of the published forms are compared with the page by
     # test_cookbook.py::test_published_forms_are_flagged_with_their_diagnosis.

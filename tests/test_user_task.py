@@ -308,7 +308,7 @@ def test_a_hyperparameter_out_of_range_in_a_config_or_a_sweep_grid(tmp_path):
 def test_a_task_reference_that_does_not_import(tmp_path):
     with pytest.raises(
         mcalc.ConfigError,
-        match=r"config key 'task' 'nowhere.py:t': cannot load task from .*nowhere.py': no such file",
+        match=r"config key 'task' 'nowhere.py:t': cannot find the file '.*nowhere.py' for task",
     ):
         mcalc.load_config({"task": "nowhere.py:t"})
     with pytest.raises(mcalc.ConfigError, match=r"cannot import module 'no_such_module' for task"):
@@ -322,7 +322,11 @@ def test_a_task_reference_that_does_not_import(tmp_path):
     ):
         mcalc.load_config({"task": f"{EXAMPLES / 'poisson.py'}:loss"})
     out = _cli("train", "task=nowhere.py:t", cwd=tmp_path)
-    assert out.returncode == 2 and "Traceback" not in out.stderr and "no such file" in out.stderr
+    assert (
+        out.returncode == 2
+        and "Traceback" not in out.stderr
+        and "cannot find the file" in out.stderr
+    )
 
 
 def test_predict_on_the_wrong_number_of_features(tmp_path):

@@ -11,14 +11,9 @@ convention: a malformed shape, an unimportable ``MODULE:F``, an ``f`` that is no
 from __future__ import annotations
 
 import argparse
-import hashlib
-import importlib
-import importlib.util
 import inspect
 import json
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,63 +50,20 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
-def _module_from_path(path: Path):
-    if not path.is_file():
-        raise UsageError(f"cannot find the file {str(path)!r}")
-    path = path.resolve()
-    name = f"_mcalc_user_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
-    if name in sys.modules:
-        return sys.modules[name]
-    # The file's folder goes on sys.path so that it can import its neighbours.
-    if str(path.parent) not in sys.path:
-        sys.path.insert(0, str(path.parent))
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as e:
-        del sys.modules[name]
-        raise UsageError(f"importing {str(path)!r} failed: {type(e).__name__}: {e}") from e
-    return module
-
-
 def load_object(ref: str, *, what: str) -> Any:
-    """Load ``MODULE:NAME``: a dotted module importable from the current directory, or a ``.py`` path.
+    """Load ``MODULE:NAME`` (a dotted module importable from the current directory, or a
+    ``.py`` path; ``NAME`` may be dotted) and check that it is callable.
 
-    ``NAME`` may be dotted (``mod:Class.method``). Raises :class:`UsageError` with a
-    message that names what could not be found.
+    Raises:
+      UsageError: naming what could not be found (see :func:`mcalc._imports.load_object`).
     """
-    module_part, sep, attr = ref.rpartition(":")
-    if not sep or not module_part or not attr:
-        raise UsageError(
-            f"{what} must look like MODULE:NAME (e.g. mymodule:f, pkg.mod:f or path/to/file.py:f); "
-            f"got {ref!r}"
-        )
-    if module_part.endswith(".py") or "/" in module_part or os.sep in module_part:
-        module = _module_from_path(Path(module_part))
-    else:
-        cwd = os.getcwd()
-        if cwd not in sys.path:
-            sys.path.insert(0, cwd)
-        try:
-            module = importlib.import_module(module_part)
-        except ModuleNotFoundError as e:
-            raise UsageError(
-                f"cannot import module {module_part!r} for {what} ({e}); run mcalc check from "
-                "the folder that contains it, or give a path such as path/to/file.py:NAME"
-            ) from e
-        except Exception as e:
-            raise UsageError(f"importing {module_part!r} failed: {type(e).__name__}: {e}") from e
-    obj = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            public = sorted(n for n in dir(module) if not n.startswith("_"))
-            raise UsageError(
-                f"{module_part!r} has no attribute {attr!r} for {what}; it defines: "
-                f"{', '.join(public) or 'nothing public'}"
-            )
-        obj = getattr(obj, part)
+    from .._imports import LoadError
+    from .._imports import load_object as load
+
+    try:
+        obj = load(ref, what=what)
+    except LoadError as e:
+        raise UsageError(str(e)) from None
     if not callable(obj):
         raise UsageError(f"{what} {ref!r} is not callable; got {type(obj).__name__}")
     return obj

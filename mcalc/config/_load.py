@@ -48,6 +48,7 @@ __all__ = [
     "validate_config",
     "parse_overrides",
     "config_diff",
+    "check_hyper",
 ]
 
 Layer = tuple[str, dict[str, Any]]  # (where it came from, the mapping)
@@ -506,6 +507,19 @@ def _optax_callable(name: str, key: str, kind: str) -> Any:
     return fn
 
 
+def check_hyper(task: Any, name: str, value: Any) -> float | int:
+    """``value`` for the task's hyperparameter ``model.<name>``, checked against its declared
+    type and range (what a config and every value of a sweep grid must obey).
+
+    Raises:
+      ConfigError: naming the key, the range and the task.
+    """
+    try:
+        return task.hyper[name].check(name, value)
+    except ValueError as e:
+        raise ConfigError(f"{str(e).rstrip('.')} (a hyperparameter of task {task.name}).") from None
+
+
 def _solver_owner(solver: str) -> str:
     """`` (newton is an exact solver of task p2)`` when a built-in task has that solver."""
     from ..task import tasks
@@ -609,13 +623,8 @@ def validate_config(config: Config) -> Config:
     _choice(d.dtype, DTYPES, "data.dtype")
 
     m = c.model
-    for name, h in task.hyper.items():
-        try:
-            setattr(m, name, h.check(name, getattr(m, name)))
-        except ValueError as e:
-            raise ConfigError(
-                f"{str(e).rstrip('.')} (a hyperparameter of task {task.name})."
-            ) from None
+    for name in task.hyper:
+        setattr(m, name, check_hyper(task, name, getattr(m, name)))
     if m.n_features is not None and m.n_features < 1:
         raise ConfigError(
             f"config key 'model.n_features' must be an int ≥ 1 or null; got {m.n_features}."

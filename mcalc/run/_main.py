@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..task import tasks
+from ..task import resolve_task, tasks
 
 __all__ = ["run", "RunReport", "DEFAULT_TASKS"]
 
@@ -142,9 +142,15 @@ def run(
         runs[name] = train(cfg, runs_dir=path / "runs", progress=progress)
         times[name] = time.perf_counter() - t
         _say(quiet, f"  {runs[name].summary['message']} ({times[name]:.1f} s)")
-        references[name] = reference_fit(cfg)
-        if references[name] is not None:
-            r = references[name]
+        try:
+            references[name] = reference_fit(cfg)
+        except Exception as e:  # noqa: BLE001 - a user's reference fit: report it, keep the run
+            task = resolve_task(cfg.task)
+            references[name] = {"name": task.reference.name, "error": f"{type(e).__name__}: {e}"}
+        r = references[name]
+        if r is not None and "error" in r:
+            _say(quiet, f"  reference {r['name']} failed: {r['error']}")
+        elif r is not None:
             _say(quiet, f"  reference: {r['name']} ({r['seconds'] * 1e3:.1f} ms)")
 
     ok = verify_ok and all(r.status != "diverged" for r in runs.values())

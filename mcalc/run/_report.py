@@ -142,6 +142,9 @@ def write_report(
         )
         add("|---|---|---:|---:|---:|---:|---:|---:|---:|")
         for n, ref in with_ref.items():
+            if "error" in ref:
+                add(f"| {n} | {ref['name']} | failed: {ref['error']} | | | | | | |")
+                continue
             m, rm = runs[n].metrics, ref["metrics"]
             metric = resolve_task(runs[n].config.task).metric
             add(

@@ -165,11 +165,16 @@ def main(args: argparse.Namespace) -> int:
         print(f"mcalc sweep: error: {e}", file=sys.stderr)
         return 2
     except Interrupted as e:
-        print(
-            f"mcalc sweep: interrupted; the sweep folder {e.folder} keeps its last checkpoints.\n"
-            f"continue with: {e.resume}",
-            file=sys.stderr,
-        )
+        import os
+
+        from ._distributed import LAUNCHED
+
+        if not os.environ.get(LAUNCHED):  # under --processes the launcher says how to resume
+            print(
+                f"mcalc sweep: interrupted; the sweep folder {e.folder} keeps its last "
+                f"checkpoints.\ncontinue with: {e.resume}",
+                file=sys.stderr,
+            )
         return 130
     except KeyboardInterrupt:
         print("mcalc sweep: interrupted before the sweep folder was made.", file=sys.stderr)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,6 +35,9 @@ from typing import Any
 __all__ = ["initialize", "launch_local", "free_port", "is_writer", "barrier", "broadcast_text"]
 
 _joined = False
+
+#: Set in the environment of the processes ``--processes N`` starts.
+LAUNCHED = "MCALC_SWEEP_LAUNCHED"
 
 
 def initialize(
@@ -132,7 +136,8 @@ def launch_local(child_args: list[str], n: int, sweep_dir: Path) -> int:
     logs = Path(tempfile.mkdtemp(prefix="mcalc-sweep-"))
     procs: list[subprocess.Popen] = []
     files = []
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # the children's own resume hints would lack --processes: the launcher gives the right one
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", LAUNCHED: "1"}
     resume = f"mcalc sweep --resume {sweep_dir} --processes {n}"
     try:
         for i in range(n):
@@ -190,6 +195,7 @@ def launch_local(child_args: list[str], n: int, sweep_dir: Path) -> int:
     finally:
         for fh in files:
             fh.close()
+        shutil.rmtree(logs, ignore_errors=True)
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import difflib
 import io
 import math
 import time
@@ -47,17 +48,13 @@ __all__ = ["sweep", "prepare_sweep", "SweepResult", "load_sweep", "lane_config",
 #: Swept keys that draw a different random sample of the same configuration.
 SEED_KEYS = ("seed", "data.seed")
 
-_FINAL_KEYS = (
-    "step",
-    "loss",
-    "grad_norm",
-    "param_norm",
-    "accuracy",
-    "mse",
-    "test_loss",
-    "test_accuracy",
-    "test_mse",
-)
+# The final metrics a table shows first; the task's own metrics follow (train, then test).
+_FINAL_KEYS = ("step", "loss", "grad_norm", "param_norm")
+# Row keys that are not metrics, or too detailed for the table (results.csv has them all).
+_NOT_IN_TABLE = (
+    "lane", "group", "status", "stop_reason", "diverged_at", "grad_max", "learning_rate",
+    "test_loss", "param_gap", "objective_gap",
+)  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -90,12 +87,12 @@ class SweepResult:
     def table(self, rows: Sequence[dict[str, Any]] | None = None) -> str:
         """A plain-text table of ``rows`` (default: all lanes)."""
         rows = self.rows if rows is None else rows
-        cols = [
-            "lane",
-            *self.params,
-            "status",
-            *[k for k in _FINAL_KEYS if any(k in r for r in rows)],
-        ]
+        seen = list(dict.fromkeys(k for r in rows for k in r))
+        own = [k for k in seen if k not in (*_FINAL_KEYS, *_NOT_IN_TABLE, *self.params)]
+        metrics = [k for k in own if not k.startswith("test_")]
+        tests = [k for k in own if k.startswith("test_")]
+        keys = [*_FINAL_KEYS, *metrics, *(["test_loss"] if "test_loss" in seen else []), *tests]
+        cols = ["lane", *self.params, "status", *[k for k in keys if k in seen]]
         return _text_table(cols, [[_fmt(r.get(c)) for c in cols] for r in rows])
 
     def ranking(self, top: int | None = None) -> str:
@@ -240,24 +237,71 @@ def _dataset(config: Any) -> Any:
     return _DATASETS[key]
 
 
-def _hyper_keys(config: Any) -> set[str]:
+_PROGRAMS: dict[str, Any] = {}
+
+
+def _program(config: Any) -> Any:
+    """``build_program(config, dataset)``, built once per config during a sweep (planning and
+    training share it); :func:`sweep` empties the cache when it ends."""
+    import json
+
     from ..train import build_program
 
-    return {k for k, _ in build_program(config, _dataset(config)).defaults}
+    key = json.dumps(dataclasses.asdict(config), sort_keys=True, default=str)
+    if key not in _PROGRAMS:
+        _PROGRAMS[key] = build_program(config, _dataset(config))
+    return _PROGRAMS[key]
+
+
+def _hyper_keys(config: Any) -> set[str]:
+    return {k for k, _ in _program(config).defaults}
 
 
 def _check_values(base: Any, spec: SweepSpec) -> None:
     """Every value of the grid obeys the rules of the config key it sets (the same check as
     a config file or an override), before anything runs."""
+    from ..config._load import check_hyper
+    from ..task import resolve_task
+
+    task = resolve_task(base.task)
     base_dict = _config_dict(base)
     for key, values in spec.params:
+        name = key.removeprefix("model.")
         for value in dict.fromkeys(values):
             try:
-                resolve_layers(
-                    [("the sweep's base config", base_dict), *parse_overrides({key: value})]
-                )
-            except ConfigError as e:
+                if key.startswith("model.") and name in task.hyper:  # its declared range
+                    check_hyper(task, name, value)
+                elif key in SEED_KEYS:
+                    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                        raise ConfigError(f"config key {key!r} must be an int ≥ 0; got {value!r}.")
+                else:  # any other key: the whole config's rules, as a file or an override
+                    resolve_layers(
+                        [("the sweep's base config", base_dict), *parse_overrides({key: value})]
+                    )
+            except ValueError as e:
                 raise SweepError(f"mcalc.sweep: sweep.params.{key} value {value!r}: {e}") from None
+
+
+def _check_metric(base: Any, spec: SweepSpec) -> None:
+    """``sweep.metric`` names a metric the lanes will report."""
+    if spec.metric is None:
+        return
+    from ..task import resolve_task
+
+    task = resolve_task(base.task)
+    own = list(task.metric_fns())
+    known = ["loss", "grad_norm", "grad_max", "param_norm", *own]
+    if task.optimum is not None:
+        known += ["param_gap", "objective_gap"]
+    if base.data.test_fraction > 0:
+        known += ["test_loss", *(f"test_{m}" for m in own)]
+    if spec.metric not in known:
+        close = difflib.get_close_matches(spec.metric, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise SweepError(
+            f"mcalc.sweep: sweep.metric {spec.metric!r} is not a metric of task {task.name}; "
+            f"its lanes report {', '.join(known)}.{hint}"
+        )
 
 
 def _plan(base: Any, spec: SweepSpec, configs: list[dict[str, Any]]) -> list[_Group]:
@@ -266,7 +310,15 @@ def _plan(base: Any, spec: SweepSpec, configs: list[dict[str, Any]]) -> list[_Gr
             f"mcalc.sweep: sweeps train step by step (solver: optax); this config has solver "
             f"{base.solver!r}. For a λ path of exact solutions use mcalc.solvers.logistic_path."
         )
+    import jax
+
+    if jax.process_count() > 1 and spec.devices != "all":
+        raise SweepError(
+            f"mcalc.sweep: sweep.devices={spec.devices!r}: over {jax.process_count()} processes "
+            "the lanes are spread over every process's devices; set sweep.devices=all."
+        )
     _check_values(base, spec)
+    _check_metric(base, spec)
     traced = _hyper_keys(base) | {"seed"}
     groups: dict[tuple, _Group] = {}
     for lane, values in enumerate(configs):
@@ -408,6 +460,7 @@ def sweep(
         raise Interrupted(sweep_dir, f"mcalc sweep --resume {sweep_dir}") from None
     finally:
         _DATASETS.clear()
+        _PROGRAMS.clear()
         if bar is not None:
             bar.close()
     metric = _best_metric(spec, base, rows)
@@ -417,25 +470,29 @@ def sweep(
     best = ranked[0] if ranked and ranked[0]["n"] else None
     seconds = time.perf_counter() - t0
     if writer:
-        _write_results(sweep_dir, rows, params)
-        summary = {
-            "sweep_dir": str(sweep_dir),
-            "configurations": len(rows),
-            "groups": len(groups),
-            "processes": _process_count(),
-            "status": {
-                s: sum(r["status"] == s for r in rows) for s in sorted({r["status"] for r in rows})
-            },
-            "metric": metric,
-            "seeds": seeds,
-            "best": best,
-            "ranking": ranked,
-            "seconds": seconds,
-        }
-        _files.write_json(sweep_dir / "summary.json", summary)
-        from ._plots import plot_sweep
+        try:
+            _write_results(sweep_dir, rows, params)
+            summary = {
+                "sweep_dir": str(sweep_dir),
+                "configurations": len(rows),
+                "groups": len(groups),
+                "processes": _process_count(),
+                "status": {
+                    s: sum(r["status"] == s for r in rows)
+                    for s in sorted({r["status"] for r in rows})
+                },
+                "metric": metric,
+                "seeds": seeds,
+                "best": best,
+                "ranking": ranked,
+                "seconds": seconds,
+            }
+            _files.write_json(sweep_dir / "summary.json", summary)
+            from ._plots import plot_sweep
 
-        plot_sweep(sweep_dir, rows, params, metric, seeds)
+            plot_sweep(sweep_dir, rows, params, metric, seeds)
+        except KeyboardInterrupt:  # every group is done: resuming writes these again
+            raise Interrupted(sweep_dir, f"mcalc sweep --resume {sweep_dir}") from None
     dist.barrier("mcalc sweep: the folder is written")
     return SweepResult(
         sweep_dir=sweep_dir,
@@ -494,6 +551,7 @@ def prepare_sweep(config: Any, *, sweeps_dir: str | Path = "sweeps", **overrides
         return _create(sweeps_dir, base, spec, configs, groups)
     finally:
         _DATASETS.clear()
+        _PROGRAMS.clear()
 
 
 def _rank(
@@ -578,7 +636,7 @@ def _train_group(
     import jax
     import jax.numpy as jnp
 
-    from ..train import build_program, make_data
+    from ..train import make_data
     from ..train._checkpoint import Checkpoints
     from ..train._driver import GroupRun, deferred_interrupt, drive, lane_status
     from ..train._lanes import GroupRunner
@@ -586,13 +644,21 @@ def _train_group(
 
     cfg = g.config
     dataset = _dataset(cfg)
-    program = build_program(cfg, dataset)
+    program = _program(cfg)
     data = make_data(program, dataset)
     meta = gdir / "group.json"
     lanes = spec.lanes
     if meta.is_file():
+        saved = json.loads(meta.read_text(encoding="utf-8"))
+        procs = int(saved.get("processes", 1))
+        if procs != jax.process_count():
+            how = f"--processes {procs}" if procs > 1 else "in one process (no --processes)"
+            raise SweepError(
+                f"mcalc.sweep: group {g.index} of this sweep was trained over {procs} "
+                f"process{'es' if procs > 1 else ''}; resume it {how}."
+            )
         # A resumed group runs the program it started with: same side-by-side width (0: loop).
-        lanes = int(json.loads(meta.read_text(encoding="utf-8"))["side_by_side"]) or "loop"
+        lanes = int(saved["side_by_side"]) or "loop"
     runner = GroupRunner(
         program, data, len(g.lanes), lanes=lanes, memory_mb=spec.memory_mb, devices=spec.devices
     )
@@ -617,6 +683,7 @@ def _train_group(
                 "lanes": g.lanes,
                 "side_by_side": runner.batch,
                 "devices": runner.n_devices,
+                "processes": jax.process_count(),
                 "mode": runner.mode,
                 "why": runner.reason,
             },

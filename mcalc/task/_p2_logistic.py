@@ -46,7 +46,7 @@ def penalty(params, *, lam):
 
 
 def _solver(name: str):
-    def solve(X, y, *, params, tol, max_iter, lam):
+    def solve(X, y, *, params, tol, max_iter, intercept, lam):
         from .. import solvers
 
         fn = solvers.logistic_newton if name == "newton" else solvers.logistic_lbfgs
@@ -60,7 +60,12 @@ def _solver(name: str):
             "loss": float(res.loss),
             "rule": "‖∇L‖∞/N ≤ tol (mcalc.solvers, scikit-learn's tol)",
         }
-        return Solution({"w": res.w}, int(res.n_iter), bool(res.converged), info)
+        n, ok = int(res.n_iter), bool(res.converged)
+        summary = (
+            f"{name} {'converged' if ok else 'did not converge'} in {n} iterations "
+            f"(‖∇L‖∞/N = {float(res.grad_norm):.3g} {'≤' if ok else '>'} tol {float(tol):g})"
+        )
+        return Solution({"w": res.w}, n, ok, info, summary)
 
     return solve
 

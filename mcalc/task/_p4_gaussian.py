@@ -35,14 +35,14 @@ def predict(params, X):
     return margin(params, X)
 
 
-def optimum(X, y, *, sigma2):
+def optimum(X, y, *, intercept, sigma2):
     """``w* = X⁺y`` (it does not depend on σ²)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", P.RankDeficientWarning)  # the closed_form solver reports it
         return {"w": P.least_squares(X, y).w}
 
 
-def closed_form(X, y, *, params, tol, max_iter, sigma2):
+def closed_form(X, y, *, params, tol, max_iter, intercept, sigma2):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", P.RankDeficientWarning)
         res = P.least_squares(X, y)
@@ -52,7 +52,8 @@ def closed_form(X, y, *, params, tol, max_iter, sigma2):
         "sigma2_mle": float(res.sigma2),
         "warnings": [str(w.message) for w in caught],
     }
-    return Solution({"w": res.w}, 1, True, info)
+    summary = f"closed form (rank {int(res.rank)} of {X.shape[1]}, σ²* = {float(res.sigma2):.4g})"
+    return Solution({"w": res.w}, 1, True, info, summary)
 
 
 def sklearn_fit(X, y, *, intercept, sigma2):

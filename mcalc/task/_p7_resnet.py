@@ -39,14 +39,10 @@ def init(key, D, *, hidden):
     return ResidualNet(D, hidden, rngs=nnx.Rngs(params=key), dtype=jnp.float32).params()
 
 
-def _sigmoid(a):
-    return 0.5 * (1.0 + np.tanh(0.5 * a))  # no overflow for large |a|
-
-
 def synthetic(rng, n_samples, n_features, noise, **_):
     """Labels of a random teacher network (hidden width 8) on ``X ~ N(0, I)``, centred at the
     median so that both classes are equally common; ``y ~ Bernoulli(σ(a/noise))``."""
-    from ..data import labels_from_scores
+    from ..data._sources import _sigmoid, labels_from_scores
 
     X = rng.standard_normal((n_samples, n_features))
     m = 8

@@ -14,6 +14,7 @@ import difflib
 import importlib
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -145,13 +146,22 @@ def task_reference(task: Task) -> str:
             break
     if ref is None:
         ref = task.name
+        if ref in BUILTIN:
+            raise TaskError(
+                f"mcalc: {ref!r} is the name of a built-in task; give your task another name."
+            )
         with _lock:
             other = _loaded.get(ref)
-        if (other is not None and other is not task) or ref in BUILTIN:
-            raise TaskError(
-                f"mcalc: a different task named {ref!r} is already in use in this process; give "
-                "your task another name, or define it in a module and name it as MODULE:NAME."
+        if other is not None and other is not task:
+            # A notebook redefining its task (a fixed gradient, say): the newest one takes the name.
+            warnings.warn(
+                f"mcalc: task {ref!r} is redefined in this process; configs naming {ref!r} now "
+                "mean the new definition.",
+                stacklevel=3,
             )
+            with _lock:
+                _by_object.pop(id(other), None)
+                _loaded[ref] = task
     with _lock:
         _loaded.setdefault(ref, task)
         _by_object[id(task)] = ref

@@ -35,6 +35,12 @@ LABEL_KINDS = ("binary", "pm1", "real", "categorical")
 #: ``model.*`` config keys every task has; a task's hyperparameters take other names.
 RESERVED_MODEL_KEYS = ("n_features", "init_scale", "grad")
 
+#: Names every run logs at each point; a task's metrics take other names.
+RESERVED_METRICS = (
+    "loss", "grad_norm", "grad_max", "param_norm", "param_gap", "objective_gap", "step",
+    "chunk", "lane", "stopped", "diverged_at", "learning_rate", "time_s",
+)  # fmt: skip
+
 # Metric names that are maximised when picking the best configuration of a sweep.
 _HIGHER_IS_BETTER = ("accuracy", "r2", "auc", "f1", "precision", "recall", "log_likelihood")
 
@@ -112,12 +118,15 @@ class Solution(NamedTuple):
       n_iter: iterations (1 for a closed form).
       converged: whether the solver's own stopping rule was met.
       info: JSON-ready details for the run's summary (residuals, rank, warnings, ...).
+      summary: one phrase for the run's final message (default: the solver's name, whether
+        it converged and in how many iterations).
     """
 
     params: Any
     n_iter: int
     converged: bool
     info: dict[str, Any]
+    summary: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,9 +134,10 @@ class Solver:
     """An exact solver a config can choose with ``solver: <name>`` instead of optax.
 
     Attributes:
-      fn: ``fn(X, y, *, params, tol, max_iter, **hyper) -> Solution``: ``params`` is the
-        initial point, ``tol`` the config's ``train.tol`` (``None``: the solver's
-        default), ``max_iter`` its ``train.steps``.
+      fn: ``fn(X, y, *, params, tol, max_iter, intercept, **hyper) -> Solution``:
+        ``params`` is the initial point, ``tol`` the config's ``train.tol`` (``None``: the
+        solver's default), ``max_iter`` its ``train.steps``, ``intercept`` whether the last
+        column of ``X`` is the constant 1 of ``data.intercept``.
       help: one line for the config reference.
       intercept: whether it can leave an intercept column's weight unpenalised
         (``data.intercept: true``); when not, such configs are refused.
@@ -144,8 +154,9 @@ class Reference:
 
     Attributes:
       name: what it is, e.g. ``"scikit-learn LogisticRegression"``.
-      fit: ``fit(X, y, **hyper) -> params`` on the training split as the model sees it
-        (standardised, with the intercept column if any); NumPy arrays are fine.
+      fit: ``fit(X, y, *, intercept, **hyper) -> params`` on the training split as the
+        model sees it (standardised, with the intercept column last when ``intercept``);
+        NumPy arrays are fine.
     """
 
     name: str
@@ -229,7 +240,8 @@ class Task:
       unpenalized: ``unpenalized(params) -> mask``, a pytree of 0/1 like ``params``, 0 on
         the intercept column's weight (the last input feature); needed with ``penalty``
         for ``data.intercept: true``.
-      optimum: ``optimum(X, y, **hyper) -> params``, the closed-form minimiser: runs
+      optimum: ``optimum(X, y, *, intercept, **hyper) -> params``, the closed-form
+        minimiser (``intercept``: whether the last column of ``X`` is the constant 1): runs
         report ``param_gap`` and ``objective_gap`` against it, and ``train.gap_tol`` can
         stop on it.
       solvers: name -> :class:`Solver`, exact solvers selectable with ``solver: <name>``.
@@ -322,7 +334,13 @@ class Task:
         _callable(
             name, "unpenalized", self.unpenalized, "unpenalized(params) -> 0/1 mask", required=False
         )
-        _callable(name, "optimum", self.optimum, "optimum(X, y, **hyper) -> params", required=False)
+        _callable(
+            name,
+            "optimum",
+            self.optimum,
+            "optimum(X, y, *, intercept, **hyper) -> params",
+            required=False,
+        )
         _callable(name, "hessian", self.hessian, f"hessian{sig} -> [P, P]", required=False)
         _callable(name, "flops", self.flops, "flops(batch, D, **hyper) -> float", required=False)
         _callable(
@@ -391,6 +409,11 @@ class Task:
                     raise ValueError(
                         f"mcalc.Task {name!r}: metric names must be identifiers not starting "
                         f"with 'test_' (that prefix marks the test split); got {key!r}."
+                    )
+                if key in RESERVED_METRICS:
+                    raise ValueError(
+                        f"mcalc.Task {name!r}: metric {key!r} clashes with a value every run "
+                        f"logs ({', '.join(RESERVED_METRICS)}); rename it."
                     )
         if not isinstance(self.solvers, Mapping):
             raise TypeError(f"mcalc.Task {name!r}: solvers must be a mapping name -> mcalc.Solver.")

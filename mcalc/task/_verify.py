@@ -66,7 +66,8 @@ def task_derivations(task: Task) -> list[Any]:
         seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
         rng = np.random.default_rng(seed)
         n, d = int(rng.integers(5, 30)), int(rng.integers(1, 6))
-        raw = synthetic(task, n_samples=n, n_features=d, noise=1.0, seed=seed, hyper=static)
+        defaults = task.hyper_defaults()  # what a config without overrides gives the generator
+        raw = synthetic(task, n_samples=n, n_features=d, noise=1.0, seed=seed, hyper=defaults)
         hyper = tuple(_draw_hyper(task.hyper[name], rng) for name in traced)
         params = task.init(jax.random.key_data(key) if _typed(key) else key, d, **kw(hyper))
         leaves, tree = jax.tree.flatten(params)

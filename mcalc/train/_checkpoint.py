@@ -61,6 +61,14 @@ class Checkpoints:
         self._mgr.reload()
         return self._mgr.latest_step()
 
+    def leading_size(self, step: int, key: str = "state") -> int:
+        """The leading (lane) size of the arrays under ``key`` in checkpoint ``step`` (read from
+        its metadata, without loading it)."""
+        import jax
+
+        tree = self._mgr.item_metadata(int(step)).tree
+        return int(jax.tree.leaves(tree[key], is_leaf=lambda x: hasattr(x, "shape"))[0].shape[0])
+
     def restore(self, step: int, abstract_state: Any) -> Any:
         """Checkpoint ``step`` in the structure of ``abstract_state`` (shapes and dtypes)."""
         return self._mgr.restore(int(step), args=self._ocp.args.StandardRestore(abstract_state))

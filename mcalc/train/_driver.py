@@ -12,11 +12,12 @@ A training run is a group of one lane; a sweep group is many. Both go through
 
 A lane finishes when it has taken ``train.steps`` steps, when the stopping rule
 (:func:`mcalc.train.stop_rule`, applied inside the compiled chunk) is met, or when
-its loss stops being finite; a finished lane is frozen, and the group ends early
-when all of its lanes have finished. Checkpoints are named by the step the group's
-clock reached (``min(chunks · log_every, steps)``); metrics records carry the chunk
-they followed, so a resumed run drops exactly the records written after its
-checkpoint and ends with the history of one never interrupted.
+its loss stops being finite; a finished lane is frozen, and the group ends when all of
+its lanes have finished. Checkpoints are named by the number of chunks done (a logging
+point's index) and hold it; metrics records carry the chunk they followed, so a resumed
+run drops exactly the records written after its checkpoint and ends with the
+parameters of one never interrupted (resumed with a larger ``train.steps``, it goes on
+from where the checkpoint stopped).
 
 Ctrl-C is held back while a checkpoint or a metrics line is written, so an
 interruption never leaves a torn file; the callers turn it into :class:`Interrupted`,
@@ -138,18 +139,12 @@ class GroupRun:
 
     @property
     def n_chunks(self) -> int:
+        """Chunks a fresh run takes (for progress bars)."""
         return math.ceil(self.program.steps / self.program.log_every)
 
     @property
     def metrics_path(self) -> Path:
         return self.folder / "metrics.jsonl"
-
-    def step_of(self, chunks: int) -> int:
-        """The group's clock after ``chunks`` chunks: a checkpoint's name."""
-        return min(chunks * self.program.log_every, self.program.steps)
-
-    def chunk_of(self, step: int) -> int:
-        return math.ceil(step / self.program.log_every)
 
 
 @dataclasses.dataclass
@@ -201,8 +196,9 @@ def _finished(program: Any, m: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def _save(run: GroupRun, chunks: int, states: Any) -> None:
+    tree = {"state": run.runner.stacked(states), "chunks": np.asarray(chunks, np.int64)}
     with deferred_interrupt():
-        path = run.checkpoints.save(run.step_of(chunks), run.runner.stacked(states))
+        path = run.checkpoints.save(chunks, tree)
     _hold_for_tests(path)
 
 
@@ -210,8 +206,7 @@ def _append(run: GroupRun, records: list[dict[str, Any]]) -> None:
     if not run.writer:
         return
     with deferred_interrupt():
-        for rec in records:
-            _files.append_jsonl(run.metrics_path, rec)
+        _files.append_jsonl(run.metrics_path, *records)
 
 
 def _rewrite(run: GroupRun, records: list[dict[str, Any]]) -> None:
@@ -252,17 +247,27 @@ def drive(run: GroupRun) -> Outcome:
         _append(run, history)
         final = m0
     else:
-        states = runner.restore(ckpt.restore(last, runner.abstract_lanes()))
-        done = run.chunk_of(last)
+        # the checkpoint's own lane count: written over another number of devices, its lanes
+        # were padded to another multiple
+        n_saved = ckpt.leading_size(last)
+        abstract = {"state": runner.abstract_lanes(n_saved), "chunks": np.asarray(0, np.int64)}
+        restored = ckpt.restore(last, abstract)
+        states, done = runner.restore(restored["state"]), int(restored["chunks"])
         # records written after the checkpoint are written again by the resumed run
         history = [r for r in _files.read_jsonl(run.metrics_path) if r.get("chunk", 0) <= done]
         _rewrite(run, history)
         final = _from_records(run, history)
+        reached = int(np.max(final["step"]))
+        if reached > run.program.steps:
+            raise ValueError(
+                f"mcalc.train: train.steps={run.program.steps} is below the step this run has "
+                f"reached ({reached}); give at least {reached}."
+            )
     first_chunk_s = None
     live = ~_finished(run.program, final)
     if run.tick is not None:
         run.tick(done, [])
-    while done < run.n_chunks and live.any():
+    while live.any():  # every chunk advances each live lane, until its steps are done
         t0 = time.perf_counter()
         states, m = runner.chunk(states, hypers)
         m = runner.lanes_out(m)
@@ -274,7 +279,7 @@ def drive(run: GroupRun) -> Outcome:
         history.extend(records)
         final = m
         live = ~_finished(run.program, m)
-        if not live.any() or done == run.n_chunks or done % run.every == 0:
+        if not live.any() or done % run.every == 0:
             _save(run, done, states)
         if run.tick is not None:
             run.tick(done, records)

@@ -152,11 +152,14 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return write_text(path, text)
 
 
-def append_jsonl(path: str | os.PathLike, record: dict[str, Any]) -> None:
-    """Append one JSON line, flushed and synced (a kill leaves at most a torn last line)."""
-    line = json.dumps(to_jsonable(record), ensure_ascii=False) + "\n"
+def append_jsonl(path: str | os.PathLike, *records: dict[str, Any]) -> None:
+    """Append JSON lines in one write, flushed and synced once (a kill leaves at most a torn
+    last line)."""
+    if not records:
+        return
+    text = "".join(json.dumps(to_jsonable(r), ensure_ascii=False) + "\n" for r in records)
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line)
+        fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
 

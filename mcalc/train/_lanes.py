@@ -36,6 +36,7 @@ from :class:`mcalc.train.Program`'s pure ``init`` and ``chunk``:
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -128,6 +129,46 @@ def choose_lanes(
     )
 
 
+@functools.lru_cache(maxsize=16)
+def _side_by_side(program: Any, batch: int, devices: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The jitted ``chunk``, ``init`` and ``report`` over a lane axis, and the lanes' and the
+    data's shardings: one set per (program, width, devices), so that groups of equal programs
+    (sweeps over ``data.seed``, say) and repeated sweeps in one process share compiled code."""
+
+    def local_chunk(states, hypers, data):
+        # Every live lane is at the same step (frozen lanes lag behind and ignore their
+        # draws): one clock for all, so the minibatch order's epoch test stays a lax.cond
+        # under vmap instead of a permutation at every step.
+        start = jnp.max(states.step)
+
+        def one(sh):
+            return program.chunk(sh[0], sh[1], data, start)
+
+        return jax.lax.map(one, (states, hypers), batch_size=batch)
+
+    if len(devices) > 1:
+        mesh = jax.make_mesh((len(devices),), ("lanes",), devices=list(devices))
+        lane_sharding, replicated = NamedSharding(mesh, P("lanes")), NamedSharding(mesh, P())
+        # Lanes are independent: no collectives, so the varying-axis check has nothing to
+        # protect (and it rejects the lane-local lax.cond of the minibatch order).
+        local_chunk = jax.shard_map(
+            local_chunk,
+            mesh=mesh,
+            in_specs=(P("lanes"), P("lanes"), P()),
+            out_specs=(P("lanes"), P("lanes")),
+            check_vma=False,
+        )
+    else:
+        lane_sharding = replicated = None
+    return (
+        jax.jit(local_chunk, donate_argnums=0),
+        jax.jit(jax.vmap(program.init), out_shardings=lane_sharding),
+        jax.jit(jax.vmap(program.report, in_axes=(0, 0, None))),
+        lane_sharding,
+        replicated,
+    )
+
+
 class GroupRunner:
     """The compiled ``init`` and ``chunk`` of one group, over ``n_lanes`` lanes.
 
@@ -195,37 +236,8 @@ class GroupRunner:
         self._data = [jax.device_put(data, d) for d in self._devices]
 
     def _setup_program(self, data: Any, devices: list[Any]) -> None:
-        program = self.program
-
-        def local_chunk(states, hypers, data):
-            # Every live lane is at the same step (frozen lanes lag behind and ignore
-            # their draws): one clock for all, so the minibatch order's epoch test stays
-            # a lax.cond under vmap instead of a permutation at every step.
-            start = jnp.max(states.step)
-
-            def one(sh):
-                return program.chunk(sh[0], sh[1], data, start)
-
-            return jax.lax.map(one, (states, hypers), batch_size=self.batch)
-
-        if self.n_devices > 1:
-            mesh = jax.make_mesh((self.n_devices,), ("lanes",), devices=devices[: self.n_devices])
-            self._lane_sharding = NamedSharding(mesh, P("lanes"))
-            self._replicated = NamedSharding(mesh, P())
-            # Lanes are independent: no collectives, so the varying-axis check has nothing to
-            # protect (and it rejects the lane-local lax.cond of the minibatch order).
-            local_chunk = jax.shard_map(
-                local_chunk,
-                mesh=mesh,
-                in_specs=(P("lanes"), P("lanes"), P()),
-                out_specs=(P("lanes"), P("lanes")),
-                check_vma=False,
-            )
-        else:
-            self._lane_sharding = self._replicated = None
-        self._chunk = jax.jit(local_chunk, donate_argnums=0)
-        self._init = jax.jit(jax.vmap(program.init), out_shardings=self._lane_sharding)
-        self._eval = jax.jit(jax.vmap(program.report, in_axes=(0, 0, None)))
+        compiled = _side_by_side(self.program, self.batch, tuple(devices[: self.n_devices]))
+        self._chunk, self._init, self._eval, self._lane_sharding, self._replicated = compiled
         self.data = self._put(data, self._replicated)
 
     @property
@@ -323,12 +335,20 @@ class GroupRunner:
         )
         return [s for s, _ in out], metrics
 
-    def abstract_lanes(self) -> Any:
-        """The shapes of the stacked (padded) state, for restoring a checkpoint (with the lanes'
-        sharding, so that each process reads its own lanes)."""
-        sharding = None if self.loop else self._lane_sharding
+    def abstract_lanes(self, n: int | None = None) -> Any:
+        """The shapes of the stacked state of a checkpoint of ``n`` lanes (default: this
+        runner's padded count), for restoring it: with several processes, sharded like the
+        lanes (each process reads its own); else whole, on one device, so that a checkpoint
+        written over another number of devices (lanes padded to another count) restores too."""
+        n = self.padded if n is None else n
+        if jax.process_count() > 1:
+            sharding = self._lane_sharding
+        else:
+            from jax.sharding import SingleDeviceSharding
+
+            sharding = SingleDeviceSharding(jax.local_devices()[0])
         return jax.tree.map(
-            lambda x: jax.ShapeDtypeStruct((self.padded, *x.shape), x.dtype, sharding=sharding),
+            lambda x: jax.ShapeDtypeStruct((n, *x.shape), x.dtype, sharding=sharding),
             self.abstract_state,
         )
 
@@ -338,4 +358,5 @@ class GroupRunner:
             return [self._lane(states, i) for i in range(self.n_lanes)]
         if jax.process_count() > 1:
             return states  # restored with the lanes' sharding already
-        return self._put(states, self._lane_sharding)
+        states = jax.tree.map(lambda x: x[: self.n_lanes], states)  # padded for other devices
+        return self._put(self._pad(states), self._lane_sharding)

@@ -551,7 +551,7 @@ class Program:
             return hyper
         kw = {n: float(hyper[f"model.{n}"]) for n in self.task.traced_hyper}
         kw.update(self.static_hyper)
-        opt = self.task.optimum(data.X, data.y, **kw)
+        opt = self.task.optimum(data.X, data.y, intercept=self.intercept, **kw)
         opt = jax.tree.map(lambda a: jnp.asarray(a, self.dtype), opt)
         return {**hyper, "optimum": opt}
 

@@ -183,7 +183,16 @@ def _resolve(
     if not saved_path.is_file():
         what = "does not exist" if not run_dir.exists() else f"has no {RUN_FILES['config']}"
         raise ConfigError(f"{_FN}: resume={str(resume)!r} is not a run folder (it {what}).")
-    saved = load_config(saved_path)
+    # A task given as an object (one no other process can import) is passed on to read the
+    # run's own config, which names it.
+    from ..task import Task
+
+    given_tasks = [
+        layer["task"]
+        for layer in overrides
+        if isinstance(layer, Mapping) and isinstance(layer.get("task"), Task)
+    ]
+    saved = load_config(saved_path, [{"task": given_tasks[-1]}] if given_tasks else None)
     # The run's own resolved config, changed only by explicit overrides.
     cfg = load_config(saved, overrides)
     set_by_override = {k for _, layer in parse_overrides(overrides) for k in _dotted(layer)}
@@ -279,35 +288,53 @@ def train(
         print(f"mcalc train: resuming with {note}", file=sys.stderr)
     if run_dir is None:
         _files.check_parent(runs_dir, "runs_dir", _FN)
-    from ._cache import CacheCounter, setup_compilation_cache
-
-    cache = setup_compilation_cache()
-    counter = CacheCounter()
     import jax
 
     x64 = jax.enable_x64(True) if cfg.data.dtype == "float64" else contextlib.nullcontext()
     with x64:
-        run = _prepare(cfg, run_dir, Path(runs_dir), progress, t_start, cache, counter)
+        run = _prepare(
+            cfg, run_dir=run_dir, runs_dir=Path(runs_dir), progress=progress, t_start=t_start
+        )
         try:
             return _train(run)
         except KeyboardInterrupt:
+            command = _resume_command(cfg, run.folder)
             run.summary["status"] = "interrupted"
-            command = f"mcalc train --resume {run.folder}"
             run.summary["message"] = f"interrupted; resume with: {command}"
             _files.write_json(run.folder / RUN_FILES["summary"], run.summary)
             raise Interrupted(run.folder, command) from None
 
 
+def _resume_command(cfg: Config, folder: Path) -> str:
+    """How to continue ``folder``: the command, or the Python call for a task no other
+    process can import."""
+    from ..task._resolve import is_portable
+
+    if is_portable(cfg.task):
+        return f"mcalc train --resume {folder}"
+    return (
+        f"mcalc.train(resume={str(folder)!r}, task=<your task>) (from Python: the task "
+        f"{cfg.task!r} was made where no other process can import it)"
+    )
+
+
 def _prepare(
-    cfg: Config, run_dir: Path | None, runs_dir: Path, progress, t_start, cache, counter
+    cfg: Config, *, run_dir: Path | None, runs_dir: Path, progress: bool | None, t_start: float
 ) -> _Run:
     """Load the data, build the program, make (or reopen) the run folder: everything that can
-    fail on bad input happens before the folder is written."""
+    fail on bad input happens before the folder is written.
+
+    Raises:
+      Interrupted: on a Ctrl-C once the folder exists (held back until its files are written).
+    """
     from ..data import load_data
     from ..task import resolve_task
+    from ._cache import CacheCounter, setup_compilation_cache
     from ._model import model_info
     from ._program import build_program, make_data
 
+    cache = setup_compilation_cache()
+    counter = CacheCounter()
     task = resolve_task(cfg.task)
     dataset = load_data(cfg)
     program = build_program(cfg, dataset)
@@ -315,29 +342,21 @@ def _prepare(
     hyper = program.with_optimum(program.hyper(), data)
 
     fresh = run_dir is None
-    header = (
-        f"mcalc run config ({task.title}); resume with: mcalc train --resume <this folder>\n"
-        "Each field: value, then what it means."
-    )
-    if fresh:
-        run_dir = _files.create_run_dir(runs_dir, cfg.name)
-    else:
-        _files.remove_temporary(run_dir)
-    with deferred_interrupt():
-        _files.write_text(run_dir / RUN_FILES["config"], to_yaml(cfg, header=header))
-        _files.write_json(run_dir / RUN_FILES["model"], model_info(cfg, dataset))
     previous: dict[str, Any] = {}
     if not fresh:
         try:
             previous = json.loads((run_dir / RUN_FILES["summary"]).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             previous = {}  # a summary torn by a kill: the checkpoints and metrics decide
+    header = (
+        f"mcalc run config ({task.title}); resume with: mcalc train --resume <this folder>\n"
+        "Each field: value, then what it means."
+    )
     summary: dict[str, Any] = {
         "name": cfg.name,
         "task": cfg.task,
         "title": task.title,
         "status": "running",
-        "run_dir": str(run_dir),
         "solver": cfg.solver,
         "optimizer": cfg.optimizer.name if cfg.solver == "optax" else None,
         "grad": cfg.model.grad
@@ -357,22 +376,33 @@ def _prepare(
         "versions": _versions(),
         "resumes": list(previous.get("resumes", [])),
     }
-    with deferred_interrupt():
-        _files.write_json(run_dir / RUN_FILES["summary"], summary)
+    try:
+        # The folder and its first files together: a Ctrl-C waits for them, then names it.
+        with deferred_interrupt():
+            if fresh:
+                run_dir = _files.create_run_dir(runs_dir, cfg.name)
+            else:
+                _files.remove_temporary(run_dir)
+            summary["run_dir"] = str(run_dir)
+            _files.write_text(run_dir / RUN_FILES["config"], to_yaml(cfg, header=header))
+            _files.write_json(run_dir / RUN_FILES["model"], model_info(cfg, dataset))
+            _files.write_json(run_dir / RUN_FILES["summary"], summary)
+    except KeyboardInterrupt:
+        raise Interrupted(run_dir, _resume_command(cfg, run_dir)) from None
     return _Run(
-        cfg,
-        task,
-        dataset,
-        program,
-        data,
-        hyper,
-        run_dir,
-        fresh,
-        summary,
-        progress,
-        t_start,
-        cache,
-        counter,
+        config=cfg,
+        task=task,
+        dataset=dataset,
+        program=program,
+        data=data,
+        hyper=hyper,
+        folder=run_dir,
+        fresh=fresh,
+        summary=summary,
+        progress=progress,
+        t_start=t_start,
+        cache=cache,
+        counter=counter,
     )
 
 
@@ -502,6 +532,7 @@ def _solve(run: _Run, ckpt: Any) -> TrainResult:
         run.data.X,
         run.data.y,
         params=state0.params,
+        intercept=run.dataset.intercept,
         tol=cfg.train.tol,
         max_iter=cfg.train.steps,
         **kw,
@@ -514,23 +545,22 @@ def _solve(run: _Run, ckpt: Any) -> TrainResult:
     rec = record(state, 1)
     with deferred_interrupt():
         _files.append_jsonl(run.folder / RUN_FILES["metrics"], rec)
-        ckpt.save(sol.n_iter, jax.tree.map(lambda x: jnp.asarray(x)[None], state))
+        ckpt.save(
+            1,
+            {
+                "state": jax.tree.map(lambda x: jnp.asarray(x)[None], state),
+                "chunks": np.asarray(1, np.int64),
+            },
+        )
     status = "converged" if sol.converged else "not_converged"
     run.summary["solver_result"] = sol.info
     run.summary["timing"] = {"solve_s": solve_s}
     run.summary["stop_reason"] = "solver"
     run.summary["tol"] = cfg.train.tol
     verdict = "converged" if sol.converged else "did not converge"
-    what = f"{cfg.solver} {verdict} in {sol.n_iter} iteration{'s' if sol.n_iter != 1 else ''}"
-    if "grad_max" in sol.info and "tol" in sol.info:
-        op = "≤" if sol.converged else ">"
-        what += f" (‖∇L‖∞/N = {sol.info['grad_max']:.3g} {op} tol {sol.info['tol']:g})"
-    elif "rank" in sol.info:
-        what = (
-            f"closed form (rank {sol.info['rank']} of {program.dim}"
-            + (f", σ²* = {sol.info['sigma2_mle']:.4g}" if "sigma2_mle" in sol.info else "")
-            + ")"
-        )
+    what = sol.summary or (
+        f"{cfg.solver} {verdict} in {sol.n_iter} iteration{'s' if sol.n_iter != 1 else ''}"
+    )
     message = f"{cfg.name}: {what}; " + _describe_metrics(run.task, rec)
     return _finish(run, [rec0, rec], jax.device_get(params), status, sol.n_iter, message)
 
