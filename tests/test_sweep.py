@@ -516,3 +516,33 @@ def test_a_diverging_lane_prints_no_warnings_and_reports_no_infinities(tmp_path)
     (sweep_dir,) = (tmp_path / "o").iterdir()
     text = (sweep_dir / "results.json").read_text()
     assert "inf" not in text.lower() and "nan" not in text.lower()
+
+
+def test_a_checkpoint_written_over_more_devices_resumes_on_fewer(tmp_path):
+    """Lanes padded for 4 devices in the checkpoint, resumed on 1 device: same end."""
+    import json as _json
+
+    cfg = {**P2, "sweep": {"params": {"model.lam": [0.1, 1.0, 3.0]}, "lanes": "all", "devices": 4}}
+    res = _sweep(tmp_path, cfg)
+    folder = res.sweep_dir
+    # keep its last checkpoint but forget the group's result: resuming trains from the checkpoint
+    (folder / "groups/0/result.json").unlink()
+    ckpts = sorted(
+        int(p.name) for p in (folder / "groups/0/checkpoints").iterdir() if p.name.isdigit()
+    )
+    assert ckpts  # the final one, of 4 padded lanes
+    text = (folder / "sweep.yaml").read_text().replace("devices: 4", "devices: 1")
+    (folder / "sweep.yaml").write_text(text)
+    again = mcalc.sweep(resume=folder, progress=False)
+    assert [r["loss"] for r in again.rows] == [r["loss"] for r in res.rows]
+    assert _json.loads((folder / "groups/0/group.json").read_text())["devices"] == 4
+
+
+def test_a_sweep_metric_that_no_lane_reports_is_an_error(tmp_path):
+    cfg = {**P2, "sweep": {"params": {"model.lam": [0.1, 1.0]}, "metric": "test_acc"}}
+    with pytest.raises(
+        SweepError,
+        match=r"sweep.metric 'test_acc' is not a metric of task p2; .* Did you mean 'test_accuracy'\?",
+    ):
+        _sweep(tmp_path, cfg)
+    assert not (tmp_path / "sweeps").exists() or not any((tmp_path / "sweeps").iterdir())

@@ -482,3 +482,29 @@ def test_p4_parity_with_numpy_lstsq(tmp_path):
     np.testing.assert_allclose(
         mcalc.least_squares(ds.X_train, ds.y_train).w, w_ref, rtol=1e-8, atol=0
     )
+
+
+def test_resuming_with_more_steps_off_the_logging_grid_reaches_them(tmp_path):
+    """50 steps logged every 20 (20, 40, 50), then resumed to 100: the run goes on to step 100
+    and ends where a 100-step run ends."""
+    cfg = _tiny(
+        "p2",
+        **{
+            "train.steps": 50,
+            "train.log_every": 20,
+            "train.checkpoint_every": 20,
+            "train.tol": None,
+        },
+    )
+    first = mcalc.train(cfg, runs_dir=tmp_path, progress=False)
+    assert first.step == 50
+    more = mcalc.train(resume=first.run_dir, progress=False, train__steps=100)
+    assert more.status == "completed" and more.step == 100
+    assert [r["step"] for r in more.history] == [0, 20, 40, 50, 70, 90, 100]
+    fresh = mcalc.train(cfg, runs_dir=tmp_path / "fresh", progress=False, train__steps=100)
+    np.testing.assert_allclose(more.params["w"], fresh.params["w"], rtol=1e-12)
+    with pytest.raises(
+        ValueError,
+        match=r"train.steps=60 is below the step this run has reached \(100\); give at least 100",
+    ):
+        mcalc.train(resume=first.run_dir, progress=False, train__steps=60)

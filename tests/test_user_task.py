@@ -356,3 +356,38 @@ def test_verify_task_checks_a_declared_hessian(tmp_path):
     assert out.returncode == 1, out.stdout + out.stderr
     assert "mine.grad" in out.stdout and "FAIL mine.hessian" in out.stdout
     assert "multiple of the identity" in out.stdout
+
+
+def test_a_notebook_task_resumes_in_another_process_with_the_object(tmp_path):
+    """A task made in __main__ cannot be imported by another process: its run resumes there
+    when the same task is passed again, and the interrupted run says so."""
+    script = (
+        "import dataclasses, sys, mcalc\n"
+        f"sys.path.insert(0, {str(EXAMPLES)!r})\n"
+        "from poisson import poisson\n"
+        "nb = dataclasses.replace(poisson, name='nb')\n"
+        "slow = {'optimizer.name': 'sgd', 'optimizer.learning_rate': 0.001, 'train.tol': None}\n"
+    )
+    first = subprocess.run(
+        [sys.executable, "-c", script + "r = mcalc.train(nb, progress=False, train__steps=20, **slow)\nprint(r.run_dir)"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    run_dir = first.stdout.strip().splitlines()[-1]
+    again = subprocess.run(
+        [sys.executable, "-c", script + f"r = mcalc.train(resume={run_dir!r}, task=nb, progress=False, train__steps=40)\nprint(r.step)"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip().splitlines()[-1] == "40"
+    with pytest.warns(UserWarning, match="task 'nb2' is redefined in this process"):
+        a = dataclasses_replace(poisson, name="nb2")
+        b = dataclasses_replace(poisson, name="nb2")
+        mcalc.load_config(a)
+        mcalc.load_config(b)
+
+
+def dataclasses_replace(task, **kw):
+    import dataclasses
+
+    return dataclasses.replace(task, **kw)

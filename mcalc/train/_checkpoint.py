@@ -42,6 +42,8 @@ class Checkpoints:
                 # a save cut short by a kill leaves a temporary folder: remove it on reopening
                 cleanup_tmp_directories=True,
             ),
+            # what reads a checkpoint's metadata (shapes) before restoring it
+            item_handlers=ocp.StandardCheckpointHandler(),
         )
 
     def save(self, step: int, state: Any) -> Path:

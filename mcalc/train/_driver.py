@@ -157,7 +157,7 @@ class Outcome:
       history: every record written (or kept on resume), in order.
       chunks: chunks done in all, the resumed ones included.
       first_chunk_s: the wall time of this invocation's first chunk (compile included).
-      resumed_from: the checkpoint step resumed from, or ``None``.
+      resumed_from: the step resumed from (the furthest lane's), or ``None``.
     """
 
     params: Any
@@ -238,6 +238,7 @@ def drive(run: GroupRun) -> Outcome:
     hypers = runner.lanes_in(run.hypers)
     last = ckpt.latest_step()
     history: list[dict[str, Any]] = []
+    resumed_from = None
     if last is None:
         states = runner.init(run.keys, run.hypers)
         done = 0
@@ -257,7 +258,7 @@ def drive(run: GroupRun) -> Outcome:
         history = [r for r in _files.read_jsonl(run.metrics_path) if r.get("chunk", 0) <= done]
         _rewrite(run, history)
         final = _from_records(run, history)
-        reached = int(np.max(final["step"]))
+        reached = resumed_from = int(np.max(final["step"]))
         if reached > run.program.steps:
             raise ValueError(
                 f"mcalc.train: train.steps={run.program.steps} is below the step this run has "
@@ -290,7 +291,7 @@ def drive(run: GroupRun) -> Outcome:
         history=history,
         chunks=done,
         first_chunk_s=first_chunk_s,
-        resumed_from=last,
+        resumed_from=resumed_from,
     )
 
 
