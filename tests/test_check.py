@@ -1,6 +1,6 @@
 """mcalc.check_grad / assert_grad: the report, bad usage, pytrees, dtypes, and each diagnosis.
 
-Expected gradients come from closed forms (the Matrix Cookbook) or from spec/problems.md.
+Expected gradients come from closed forms (the Matrix Cookbook) or from docs/problems.md.
 """
 
 from __future__ import annotations

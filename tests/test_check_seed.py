@@ -1,4 +1,4 @@
-"""The seed's wrong worked answers (spec/problems.md, "Where the seed goes wrong") are flagged.
+"""The seed document's wrong worked answers (docs/problems.md, "where the seed went wrong") are flagged.
 
 Each wrong answer is transcribed as code beside the function it claims to differentiate; the right
 gradients are mcalc's closed forms (checked against jax.grad in test_problems.py).

@@ -546,3 +546,51 @@ def test_a_sweep_metric_that_no_lane_reports_is_an_error(tmp_path):
     ):
         _sweep(tmp_path, cfg)
     assert not (tmp_path / "sweeps").exists() or not any((tmp_path / "sweeps").iterdir())
+
+
+def test_sweep_plots_draw_every_value_and_every_line_with_seed_bands(tmp_path, monkeypatch):
+    """13 values of λ × 12 learning rates × 5 seeds: every λ on the x-axis, all 12 lines (no
+    cap), each point the mean over 5 seeds with a ±1 std band, and the title says so."""
+    from mcalc.sweep import _plots
+
+    lams = list(np.geomspace(1e-3, 1e3, 13))
+    lrs = [0.01 * (k + 1) for k in range(12)]
+    rows = [
+        {"lane": i, "model.lam": lam, "optimizer.learning_rate": lr, "data.seed": s,
+         "status": "completed", "test_accuracy": 0.9 + 0.001 * s, "param_norm": 1.0 / (1 + lam),
+         "loss": 10.0 + lam}
+        for i, (lam, lr, s) in enumerate(
+            (lam, lr, s) for lam in lams for lr in lrs for s in range(5)
+        )
+    ]  # fmt: skip
+    rows[0]["status"] = "diverged"
+    params = ["model.lam", "optimizer.learning_rate", "data.seed"]
+    lines = _plots.sweep_series(
+        [r for r in rows if r["status"] != "diverged"],
+        "model.lam",
+        ["optimizer.learning_rate"],
+        ["test_accuracy"],
+    )
+    assert len(lines) == 12 and all(len(pts) == 13 for pts in lines.values())
+    assert sorted(len(v["test_accuracy"]) for pts in lines.values() for v in pts.values())[1:] == [
+        5
+    ] * (12 * 13 - 1)
+    figures = []
+    monkeypatch.setattr(
+        _plots, "_save", lambda fig, path, files: figures.append((path.name, fig)) or path
+    )
+    (tmp_path / "groups").mkdir()
+    paths = _plots.plot_sweep(tmp_path, rows, params, "test_accuracy", ["data.seed"])
+    by_name = dict(figures)
+    fig = by_name["vs_model_lam.png"]
+    title = fig._suptitle.get_text()
+    assert (
+        "13 values of model.lam" in title
+        and "mean ± 1 std over 5 lanes per point (data.seed)" in title
+    )
+    assert "1 diverged lane left out" in title
+    ax = fig.axes[0]
+    assert len(ax.lines) == 12 and all(len(line.get_xdata()) == 13 for line in ax.lines)
+    assert len(ax.collections) == 12  # one std band per line
+    assert fig.legends and not ax.get_legend()  # the legend sits beside the axes
+    assert {p.name for p in paths} >= {"vs_model_lam.png", "vs_optimizer_learning_rate.png"}

@@ -31,6 +31,34 @@ def _label(keys: list[str], values: tuple) -> str:
     )
 
 
+def sweep_series(
+    rows: list[dict[str, Any]], param: str, others: list[str], metrics: list[str]
+) -> dict[tuple, dict[Any, dict[str, list[float]]]]:
+    """What a ``vs_<param>`` plot draws: a line per combination of the ``others`` keys (its
+    values, in order), and on it, for each value of ``param``, each metric's finite values over
+    the lanes there (the seeds: their mean is the point, their std the band)."""
+    lines: dict[tuple, dict[Any, dict[str, list[float]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    for r in rows:
+        for m in metrics:
+            if _finite(r.get(m)):
+                lines[tuple(r[q] for q in others)][r[param]][m].append(float(r[m]))
+    return lines
+
+
+def plot_notes(
+    param: str, n_values: int, seeds: list[str], per_point: int, n_div: int
+) -> list[str]:
+    """The plot's title: how many values, how points are averaged, how many lanes diverged."""
+    notes = [f"{n_values} values of {param}"]
+    if seeds and per_point > 1:
+        notes.append(f"mean ± 1 std over {per_point} lanes per point ({', '.join(seeds)})")
+    if n_div:
+        notes.append(f"{n_div} diverged lane{'s' if n_div != 1 else ''} left out")
+    return notes
+
+
 def plot_sweep(
     sweep_dir: Path,
     rows: list[dict[str, Any]],
@@ -67,13 +95,7 @@ def plot_sweep(
         if p in seeds or not _numeric([r[p] for r in rows]) or not metrics:
             continue
         others = [q for q in params if q != p and q not in seeds]
-        lines: dict[tuple, dict[float, dict[str, list[float]]]] = defaultdict(
-            lambda: defaultdict(lambda: defaultdict(list))
-        )
-        for r in ok:
-            for m in metrics:
-                if _finite(r.get(m)):
-                    lines[tuple(r[q] for q in others)][r[p]][m].append(float(r[m]))
+        lines = sweep_series(ok, p, others, metrics)
         n_lines = len(lines)
         width = 4.3 * len(metrics) + (2.6 if n_lines > 1 else 0)
         fig = Figure(figsize=(width, 3.9))
@@ -113,11 +135,7 @@ def plot_sweep(
             ax.set_xlabel(p)
             ax.set_ylabel(m)
             ax.grid(alpha=0.3)
-        notes = [f"{len(xs_all)} values of {p}"]
-        if seeds and per_point > 1:
-            notes.append(f"mean ± 1 std over {per_point} lanes per point ({', '.join(seeds)})")
-        if n_div:
-            notes.append(f"{n_div} diverged lane{'s' if n_div != 1 else ''} left out")
+        notes = plot_notes(p, len(xs_all), seeds, per_point, n_div)
         fig.suptitle("; ".join(notes), fontsize=9)
         if n_lines > 1:
             handles, labels = axes[0].get_legend_handles_labels()
