@@ -236,10 +236,8 @@ def test_train_writes_a_complete_run_folder(tmp_path):
         "plots/metrics.png",
     ):
         assert (d / name).is_file(), name
-    assert sorted(int(p.name) for p in (d / "checkpoints").iterdir() if p.name.isdigit()) == [
-        20,
-        40,
-    ]
+    # named by logging points done (log_every 10, a checkpoint every 20 steps)
+    assert sorted(int(p.name) for p in (d / "checkpoints").iterdir() if p.name.isdigit()) == [2, 4]
     assert load_config(d / "config.yaml") == res.config
     history = read_jsonl(d / "metrics.jsonl")
     assert [r["step"] for r in history] == [0, 10, 20, 30, 40]
@@ -332,8 +330,9 @@ def test_tolerance_stops_the_run_and_is_reported(tmp_path):
     assert res.status == "converged" and res.step < 4000
     assert res.metrics["grad_max"] <= 1e-6 < res.history[-2]["grad_max"]
     assert "converged at step" in res.summary["message"] and res.summary["stop_reason"] == "tol"
+    # only the final checkpoint, after the logging point that converged (log_every 20)
     assert [p.name for p in (res.run_dir / "checkpoints").iterdir() if p.name.isdigit()] == [
-        str(res.step)
+        str(res.step // 20)
     ]
 
 
@@ -383,15 +382,15 @@ def test_exact_solvers(tmp_path):
 
 
 def test_resume_in_process_matches_an_uninterrupted_run(tmp_path):
-    # A run killed after its step-20 checkpoint, simulated: the checkpoint of step 40 removed,
-    # metrics logged past the checkpoint (and a line torn by the kill) left behind.
-    # (tests/test_train_resume.py kills a real process.)
+    # A run killed after its step-20 checkpoint (logging point 2), simulated: the checkpoint
+    # of step 40 (logging point 4) removed, metrics logged past the checkpoint (and a line
+    # torn by the kill) left behind. (tests/test_interrupts.py kills a real process.)
     import shutil
 
     full = mcalc.train(_tiny("p7"), runs_dir=tmp_path / "a", progress=False)
     killed = tmp_path / "b" / full.run_dir.name
     shutil.copytree(full.run_dir, killed)
-    shutil.rmtree(killed / "checkpoints" / "40")
+    shutil.rmtree(killed / "checkpoints" / "4")
     (killed / "params.npz").unlink()
     summary = json.loads((killed / "summary.json").read_text())
     (killed / "summary.json").write_text(json.dumps({**summary, "status": "running"}))
