@@ -429,7 +429,7 @@ def lane_config(sweep_dir: str | Path, row: dict[str, Any], *, task: Any = None)
 
     Args:
       sweep_dir: a sweep folder (it holds ``sweep.yaml``).
-      row: the lane's entry of ``configs.json`` (or of :attr:`SweepResult.rows`): its
+      row: the lane's entry of ``configs.json`` (or of ``SweepResult.rows``): its
         swept values by dotted key.
       task: the :class:`mcalc.Task`, for a sweep whose task no other process can import.
 

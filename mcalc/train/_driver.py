@@ -129,7 +129,8 @@ class GroupRun:
       runner: runs its chunks: ``init(keys, hypers)``, ``chunk(states, hypers)``,
         ``lanes_in``, ``lanes_out``, ``stacked``, ``restore``, ``abstract_lanes`` and
         ``evaluate(states, hypers)`` (:class:`mcalc.sweep.GroupRunner` or a single lane).
-      keys: ``[L, 2]`` the lanes' PRNG keys; hypers: ``{key: [L]}`` their hyperparameters.
+      keys: ``[L, 2]`` the lanes' PRNG keys.
+      hypers: ``{key: [L]}`` their hyperparameters.
       lanes: the lane numbers written into each record (``None``: a single run, no ``lane``).
       checkpoints: a :class:`mcalc.train.Checkpoints` of ``folder / "checkpoints"``.
       every: checkpoint every this many chunks (and when the group finishes).

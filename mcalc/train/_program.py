@@ -267,6 +267,31 @@ class Program:
 
     Build it with :func:`build_program`. Its methods ``hyper``, ``init``, ``step``,
     ``chunk`` and ``evaluate`` are pure functions of arrays (``self`` is static).
+    Programs that differ only in the config's hyperparameter values compare equal, so
+    they share compiled code.
+
+    Attributes:
+      task: the :class:`mcalc.Task`.
+      n_train: ``N``, the training samples.
+      n_test: ``N_test``, the test samples (may be 0).
+      dim: ``D'``, the input width the task sees (with any intercept column).
+      dtype: the data's and parameters' dtype, ``"float32"`` or ``"float64"``.
+      batch_size: ``B``, samples per step, or ``None`` for full batch.
+      steps: ``train.steps``, the updates a run takes at most.
+      log_every: ``train.log_every``, the steps of one :meth:`chunk`.
+      grad: ``"closed_form"`` (the task's ``grad``) or ``"autodiff"`` (``jax.grad``).
+      intercept: whether the last input column is the constant 1 of ``data.intercept``.
+      static_hyper: ``(name, int)`` pairs, the task's shape-fixing hyperparameters.
+      tol: ``train.tol`` of the stopping rule, or ``None``.
+      gap_tol: ``train.gap_tol`` of the stopping rule, or ``None``.
+      opt_name: the optax optimizer's name (``optimizer.name``).
+      opt_numeric: the optimizer's numeric arguments, traced (``optimizer.args.<name>``).
+      opt_static: ``(name, value)`` pairs, its other arguments.
+      sched_name: the optax schedule's name, or ``None`` for a constant learning rate.
+      sched_numeric: the schedule's numeric arguments, traced.
+      sched_static: ``(name, value)`` pairs, its other arguments.
+      defaults: ``(dotted key, value)`` pairs, the config's hyperparameter values
+        (what :meth:`hyper` returns without arguments).
 
     Example:
       Train a P2 model for one chunk (``program.log_every`` steps) with the pure functions:
