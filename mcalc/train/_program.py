@@ -138,7 +138,7 @@ class TrainState(NamedTuple):
 
     Example:
       >>> import jax, mcalc
-      >>> from mcalc.train import build_program, make_data
+      >>> from mcalc.train import build_program
       >>> cfg = mcalc.load_config("p2", {"data": {"source": "synthetic", "n_samples": 40,
       ...                                         "n_features": 3, "dtype": "float32"}})
       >>> dataset = mcalc.load_data(cfg)
@@ -761,7 +761,7 @@ class Program:
           :attr:`mcalc.Task.optimum`; then :meth:`evaluate` reports the gaps to it.
 
         Example:
-          P4 (Gaussian regression) has a closed-form optimum; P2 has none:
+          P4 (Gaussian linear regression) has a closed-form optimum; P2 has none:
 
           >>> cfg4 = mcalc.load_config("p4", {"data": {"source": "synthetic", "n_samples": 40,
           ...                                          "n_features": 3, "dtype": "float32"}})
@@ -792,7 +792,7 @@ class Program:
           The count, a float.
 
         Example:
-          >>> program.flops_per_step()  # P2's own count, 32 samples of 3 features
+          >>> program.flops_per_step()  # P2's own count (8 B D), 32 samples of 3 features
           768.0
         """
         kw = {n: self.task.hyper[n].default for n in self.task.traced_hyper}
@@ -844,8 +844,8 @@ def build_program(config: Any, dataset: Any) -> Program:
         functions do not fit together on these shapes (:func:`check_task`).
 
     Example:
-      >>> import jax, mcalc
-      >>> from mcalc.train import build_program, make_data
+      >>> import mcalc
+      >>> from mcalc.train import build_program
       >>> cfg = mcalc.load_config("p2", {"data": {"source": "synthetic", "n_samples": 40,
       ...                                         "n_features": 3, "dtype": "float32"}})
       >>> dataset = mcalc.load_data(cfg)
@@ -1042,7 +1042,7 @@ def make_data(program: Program, dataset: Any) -> Data:
       ``Data(X [N, D'], y [N], X_test [N_test, D'], y_test [N_test])``.
 
     Example:
-      >>> import jax, mcalc
+      >>> import mcalc
       >>> from mcalc.train import build_program, make_data
       >>> cfg = mcalc.load_config("p2", {"data": {"source": "synthetic", "n_samples": 40,
       ...                                         "n_features": 3, "dtype": "float32"}})
