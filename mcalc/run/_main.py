@@ -42,6 +42,16 @@ class RunReport:
       verification: the verification result (``mcalc.verify``), or ``None`` when skipped.
       runs: run name -> :class:`mcalc.train.TrainResult`.
       references: run name -> the task's reference fit (name, seconds, metrics), or ``None``.
+
+    Example:
+      >>> import mcalc, tempfile
+      >>> report = mcalc.run(tempfile.mkdtemp(), verify=False, quiet=True, configs=[
+      ...     {"task": "p2", "data": {"source": "synthetic", "n_samples": 40, "n_features": 3},
+      ...      "train": {"steps": 20, "plots": False}}])
+      >>> report.ok, report.verification, report.report.name
+      (True, None, 'report.md')
+      >>> report.runs["p2"].status, report.references["p2"]["name"]
+      ('completed', 'scikit-learn LogisticRegression(C=1/(2λ))')
     """
 
     path: Path
@@ -96,6 +106,25 @@ def run(
     Raises:
       ConfigError: (a ``ValueError``) for a config that does not resolve, before anything
         is trained or written; ValueError for an ``out`` that is a file.
+
+    Example:
+      The main job on one tiny config, without the verification:
+
+      >>> import mcalc, tempfile
+      >>> report = mcalc.run(tempfile.mkdtemp(), verify=False, quiet=True, configs=[
+      ...     {"task": "p2", "data": {"source": "synthetic", "n_samples": 40, "n_features": 3},
+      ...      "train": {"steps": 20, "plots": False}}])
+      >>> report.ok, list(report.runs)
+      (True, ['p2'])
+      >>> sorted(path.name for path in report.path.iterdir())
+      ['report.md', 'runs', 'summary.json']
+      >>> print(report.report.read_text(encoding="utf-8").splitlines()[0])
+      # mcalc run
+      >>> try:
+      ...     mcalc.run(tempfile.mkdtemp(), configs=[{"task": "p2", "train": {"steps": 0}}])
+      ... except ValueError as e:
+      ...     print(f"{type(e).__name__}: {e}")
+      ConfigError: config key 'train.steps' must be an int ≥ 1; got 0.
     """
     from ..config import load_config
     from ..train import _files

@@ -71,8 +71,23 @@ class SweepResult:
         ``mean`` and ``std`` of ``metric`` over them, ``diverged``.
       best: the first of ``configurations`` (``None`` when every lane diverged).
       metric: the metric that ranks them (maximised for accuracy, else minimised).
-      params: the swept keys, in order; seeds: those of them that are seeds.
+      params: the swept keys, in order.
+      seeds: those of the swept keys that are seeds (:data:`SEED_KEYS`).
       seconds: wall time of this invocation.
+
+    Example:
+      Two values of P2's λ, ranked by the test loss:
+
+      >>> import mcalc, tempfile
+      >>> res = mcalc.sweep(
+      ...     {"task": "p2", "data": {"source": "synthetic", "n_samples": 40, "n_features": 3},
+      ...      "train": {"steps": 20},
+      ...      "sweep": {"params": {"model.lam": [0.1, 1.0]}, "metric": "test_loss"}},
+      ...     sweeps_dir=tempfile.mkdtemp(), progress=False)
+      >>> [(row["lane"], row["model.lam"], row["status"], row["step"]) for row in res.rows]
+      [(0, 0.1, 'completed', 20), (1, 1.0, 'completed', 20)]
+      >>> res.metric, res.params, res.seeds, res.best["model.lam"]
+      ('test_loss', ['model.lam'], [], 0.1)
     """
 
     sweep_dir: Path
@@ -85,7 +100,22 @@ class SweepResult:
     seconds: float
 
     def table(self, rows: Sequence[dict[str, Any]] | None = None) -> str:
-        """A plain-text table of ``rows`` (default: all lanes)."""
+        """A plain-text table of ``rows`` (default: all lanes).
+
+        Args:
+          rows: some of :attr:`rows` (default: all of them).
+
+        Returns:
+          One line per lane: its swept values, status and final metrics (``step``,
+          ``loss``, norms, the task's own metrics, then the test split's).
+
+        Example:
+          >>> print(res.table())  # the sweep of the class example
+          lane  model.lam  status     step  loss     grad_norm  param_norm  accuracy  test_loss  test_accuracy
+          ----  ---------  ---------  ----  -------  ---------  ----------  --------  ---------  -------------
+          0     0.1        completed  20    16.35...
+          1     1          completed  20    18.05...
+        """
         rows = self.rows if rows is None else rows
         seen = list(dict.fromkeys(k for r in rows for k in r))
         own = [k for k in seen if k not in (*_FINAL_KEYS, *_NOT_IN_TABLE, *self.params)]
@@ -96,7 +126,22 @@ class SweepResult:
         return _text_table(cols, [[_fmt(r.get(c)) for c in cols] for r in rows])
 
     def ranking(self, top: int | None = None) -> str:
-        """The configurations ranked by the mean of :attr:`metric` over their seeds."""
+        """The configurations ranked by the mean of :attr:`metric` over their seeds.
+
+        Args:
+          top: show the best ``top`` configurations only (default: all).
+
+        Returns:
+          A plain-text table, best first: rank, the non-seed swept values, the mean and
+          standard deviation of the metric, the lanes averaged, how many diverged.
+
+        Example:
+          >>> print(res.ranking())  # the sweep of the class example
+          rank  model.lam  mean test_loss  std  lanes  diverged
+          ----  ---------  --------------  ---  -----  --------
+          1     0.1        2.18...         0    0      0
+          2     1          4.04...         0    1      0
+        """
         keys = [k for k in self.params if k not in self.seeds]
         n_seeds = max((len(c["lanes"]) for c in self.configurations), default=1)
         spread = f"std over {n_seeds} seeds" if self.seeds else "std"
@@ -115,7 +160,15 @@ class SweepResult:
         return _text_table(cols, body)
 
     def describe_best(self) -> str:
-        """One line: the best configuration, its mean metric and spread."""
+        """One line: the best configuration, its mean metric and spread.
+
+        Returns:
+          The sentence ``mcalc sweep`` prints at its end.
+
+        Example:
+          >>> print(res.describe_best())  # the sweep of the class example
+          best by test_loss: model.lam=0.1: 2.18... (lane 0)
+        """
         b = self.best
         if b is None:
             return f"no configuration has a finite {self.metric} (every lane diverged)."
@@ -156,6 +209,27 @@ def load_sweep(
     ``sweep.*`` overrides set the sweep section (``sweep.mode=zip``,
     ``sweep.params.model.lam=[0.1,1.0]``); every other override sets the base
     config, as for ``mcalc train``.
+
+    Args:
+      config: a sweep YAML file (a config with a ``sweep:`` section, or whose ``base:``
+        has one) or a mapping.
+      overrides: ``key=value`` strings as on the command line, or a mapping of dotted
+        keys to values.
+
+    Returns:
+      ``(base, spec)``: the validated :class:`~mcalc.config.Config` every lane starts
+      from, and the parsed :class:`SweepSpec`.
+
+    Raises:
+      SweepError, ConfigError: (``ValueError``) for a config with no sweep section, a
+        malformed section or a base config that does not resolve, naming the key.
+
+    Example:
+      >>> from mcalc.sweep import load_sweep
+      >>> base, spec = load_sweep({"task": "p2", "sweep": {"params": {"model.lam": [0.1, 1.0]}}},
+      ...                         ["sweep.mode=zip", "train.steps=20"])
+      >>> base.task, base.train.steps, spec.mode, spec.params
+      ('p2', 20, 'zip', (('model.lam', (0.1, 1.0)),))
     """
     layers = _source_layers(config)
     section: dict[str, Any] = {}
@@ -305,6 +379,9 @@ def _check_metric(base: Any, spec: SweepSpec) -> None:
 
 
 def _plan(base: Any, spec: SweepSpec, configs: list[dict[str, Any]]) -> list[_Group]:
+    """Check the sweep (solver, processes, grid values, metric) and split its lanes into
+    groups that share a compiled program (same static overrides); return the groups, each
+    with its resolved config."""
     if base.solver != "optax":
         raise SweepError(
             f"mcalc.sweep: sweeps train step by step (solver: optax); this config has solver "
@@ -348,7 +425,29 @@ def _plan(base: Any, spec: SweepSpec, configs: list[dict[str, Any]]) -> list[_Gr
 
 def lane_config(sweep_dir: str | Path, row: dict[str, Any], *, task: Any = None) -> Any:
     """The resolved config of one lane of a sweep folder: its base config with the lane's
-    swept values (``row``: an entry of ``configs.json``)."""
+    swept values (``row``: an entry of ``configs.json``).
+
+    Args:
+      sweep_dir: a sweep folder (it holds ``sweep.yaml``).
+      row: the lane's entry of ``configs.json`` (or of ``SweepResult.rows``): its
+        swept values by dotted key.
+      task: the :class:`mcalc.Task`, for a sweep whose task no other process can import.
+
+    Returns:
+      The lane's :class:`~mcalc.config.Config`, as ``mcalc train`` would run it.
+
+    Raises:
+      SweepError, ConfigError: (``ValueError``) for a folder whose ``sweep.yaml`` does
+        not resolve.
+
+    Example:
+      >>> from mcalc.sweep import lane_config
+      >>> res.rows[1]["model.lam"]  # res: the sweep of SweepResult's example
+      1.0
+      >>> cfg = lane_config(res.sweep_dir, res.rows[1])
+      >>> cfg.model.lam, cfg.train.steps, cfg.task
+      (1.0, 20, 'p2')
+    """
     base, spec = load_sweep(
         Path(sweep_dir) / "sweep.yaml", {"task": task} if task is not None else None
     )
@@ -412,6 +511,20 @@ def sweep(
       SweepError, ConfigError: (``ValueError``) on a malformed sweep or config, or a grid
         value outside its key's range, naming the key.
       Interrupted: (a ``KeyboardInterrupt``) on Ctrl-C, naming the folder to resume.
+
+    Example:
+      >>> import mcalc, tempfile
+      >>> res = mcalc.sweep(
+      ...     {"task": "p2", "data": {"source": "synthetic", "n_samples": 40, "n_features": 3},
+      ...      "train": {"steps": 20},
+      ...      "sweep": {"params": {"model.lam": [0.1, 1.0]}, "metric": "test_loss"}},
+      ...     sweeps_dir=tempfile.mkdtemp(), progress=False)
+      >>> print(res.describe_best())
+      best by test_loss: model.lam=0.1: 2.18... (lane 0)
+      >>> sorted(path.name for path in res.sweep_dir.iterdir())
+      ['configs.json', 'groups', 'plots', 'results.csv', 'results.json', 'summary.json', 'sweep.yaml']
+      >>> mcalc.load_run(res.sweep_dir, lane=1).config.model.lam  # a lane's trained model
+      1.0
     """
     from ..train._cache import setup_compilation_cache
     from . import _distributed as dist
@@ -609,6 +722,8 @@ def _progress(groups: list[_Group], progress: bool | None):
 def _run_group(
     sweep_dir: Path, g: _Group, configs: list[dict[str, Any]], spec: SweepSpec, bar
 ) -> list[dict[str, Any]]:
+    """One row per lane of group ``g``: read back from its ``result.json`` when an earlier
+    invocation finished it, else trained now (:func:`_train_group`, in float64 if asked)."""
     import jax
 
     cfg = g.config

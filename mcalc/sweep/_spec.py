@@ -40,7 +40,19 @@ _GENERATORS = ("values", "range", "linspace", "logspace")
 
 
 class SweepError(ValueError):
-    """A malformed ``sweep:`` section; the message names the key."""
+    """A malformed ``sweep:`` section or sweep call; the message names the key.
+
+    A ``ValueError``, raised by :func:`parse_sweep`, :func:`mcalc.sweep.load_sweep` and
+    :func:`mcalc.sweep` before anything is trained or written.
+
+    Example:
+      >>> from mcalc.sweep import SweepError, parse_sweep
+      >>> try:
+      ...     parse_sweep({"mode": "grid", "parms": {"model.lam": [0.1, 1.0]}})
+      ... except SweepError as e:
+      ...     print(e)
+      unknown sweep key(s) 'sweep.parms'; valid keys: mode, lanes, devices, memory_mb, metric, params.
+    """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +70,14 @@ class SweepSpec:
       devices: ``"all"`` or how many devices to shard the lane axis over.
       memory_mb: working-memory budget of the side-by-side lanes.
       metric: the metric that picks the best configuration, or ``None``.
+
+    Example:
+      >>> from mcalc.sweep import parse_sweep
+      >>> spec = parse_sweep({"params": {"model.lam": [0.1, 1.0], "seed": {"range": [0, 2]}}})
+      >>> spec.params
+      (('model.lam', (0.1, 1.0)), ('seed', (0, 1)))
+      >>> spec.mode, spec.lanes, spec.devices, spec.memory_mb, spec.metric
+      ('grid', 'auto', 'all', 2048.0, None)
     """
 
     params: tuple[tuple[str, tuple[Any, ...]], ...]
@@ -68,6 +88,20 @@ class SweepSpec:
     metric: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The section as plain data, as a sweep folder's ``sweep.yaml`` stores it.
+
+        Returns:
+          ``{"mode", "lanes", "devices", "memory_mb", "metric", "params"}``, with ``params``
+          mapping each dotted key to its list of values; :func:`parse_sweep` reads it back.
+
+        Example:
+          >>> from mcalc.sweep import parse_sweep
+          >>> spec = parse_sweep({"params": {"model.lam": [0.1, 1.0]}, "lanes": "loop"})
+          >>> spec.to_dict()["params"], spec.to_dict()["lanes"]
+          ({'model.lam': [0.1, 1.0]}, 'loop')
+          >>> parse_sweep(spec.to_dict()) == spec
+          True
+        """
         return {
             "mode": self.mode,
             "lanes": self.lanes,
@@ -135,8 +169,30 @@ def _values(key: str, spec: Any) -> tuple[Any, ...]:
 def parse_sweep(section: Any) -> SweepSpec:
     """Validate a ``sweep:`` mapping and return a :class:`SweepSpec`.
 
+    Args:
+      section: the ``sweep:`` mapping of a config: ``params`` (dotted config key -> a
+        value, a list, or one of ``{values: [...]}``, ``{range: [start, stop(, step)]}``,
+        ``{linspace: [start, stop, num]}``, ``{logspace: [start, stop, num]}``), and
+        optionally ``mode``, ``lanes``, ``devices``, ``memory_mb``, ``metric``.
+
+    Returns:
+      The :class:`SweepSpec`, every generator expanded into its values.
+
     Raises:
-      SweepError: (a ``ValueError``) naming the offending key.
+      SweepError: (a ``ValueError``) naming the offending key: an unknown key, a value of
+        the wrong kind, a generator with the wrong arguments, or (``mode: zip``) value
+        lists of different lengths.
+
+    Example:
+      >>> from mcalc.sweep import parse_sweep
+      >>> spec = parse_sweep({"params": {"model.lam": {"logspace": [0.01, 100.0, 3]}}})
+      >>> spec.params
+      (('model.lam', (0.01, 1.0, 100.0)),)
+      >>> try:
+      ...     parse_sweep({"mode": "zip", "params": {"model.lam": [0.1, 1.0], "seed": [0]}})
+      ... except ValueError as e:
+      ...     print(f"{type(e).__name__}: {e}")
+      SweepError: sweep key 'sweep.mode' is zip, so every parameter needs the same number of values; got {'model.lam': 2, 'seed': 1}.
     """
     if not isinstance(section, Mapping):
         raise SweepError(
@@ -206,7 +262,23 @@ def parse_sweep(section: Any) -> SweepSpec:
 
 
 def expand(spec: SweepSpec) -> list[dict[str, Any]]:
-    """Every configuration of the sweep as ``{dotted key: value}``, in a fixed order."""
+    """Every configuration of the sweep as ``{dotted key: value}``, in a fixed order.
+
+    Args:
+      spec: a parsed sweep section.
+
+    Returns:
+      One dict per configuration (a sweep's *lane*, numbered by its position here):
+      ``mode: grid`` gives every combination, the last key varying fastest; ``mode: zip``
+      the ``i``-th value of each key together.
+
+    Example:
+      >>> from mcalc.sweep import expand, parse_sweep
+      >>> expand(parse_sweep({"params": {"model.lam": [0.1, 1.0], "seed": [0, 1]}}))
+      [{'model.lam': 0.1, 'seed': 0}, {'model.lam': 0.1, 'seed': 1}, {'model.lam': 1.0, 'seed': 0}, {'model.lam': 1.0, 'seed': 1}]
+      >>> expand(parse_sweep({"mode": "zip", "params": {"model.lam": [0.1, 1.0], "seed": [0, 1]}}))
+      [{'model.lam': 0.1, 'seed': 0}, {'model.lam': 1.0, 'seed': 1}]
+    """
     keys = [k for k, _ in spec.params]
     columns = [v for _, v in spec.params]
     rows = itertools.product(*columns) if spec.mode == "grid" else zip(*columns, strict=True)

@@ -38,7 +38,19 @@ _by_object: dict[int, str] = {}  # id(task) -> the reference it was registered u
 
 
 class TaskError(ValueError):
-    """A task reference that does not resolve to a :class:`mcalc.Task`."""
+    """A task reference that does not resolve to a :class:`mcalc.Task`.
+
+    A ``ValueError`` raised by :func:`resolve_task` (and so by every config naming the
+    task) that names the reference and says what went wrong.
+
+    Example:
+      >>> from mcalc.task import TaskError, resolve_task
+      >>> try:
+      ...     resolve_task("p22")
+      ... except TaskError as e:
+      ...     print(e)
+      task must be one of p2, p3, p4, p7 or your own as MODULE:NAME or path/to/file.py:NAME; got 'p22'. Did you mean 'p2'?
+    """
 
 
 def _builtin(name: str) -> Task:
@@ -85,10 +97,26 @@ def resolve_task(ref: Any, *, base: str | os.PathLike | None = None) -> Task:
         a reference this process registered, or a :class:`mcalc.Task` (returned as is).
       base: the folder relative file paths start from (a config file's folder).
 
+    Returns:
+      The task. A ``MODULE:NAME`` or file reference is imported once per process.
+
     Raises:
       TaskError: (a ``ValueError``) naming the reference and what went wrong: an unknown
         name (with close matches), a module that does not import, a missing attribute,
         an object that is not a ``mcalc.Task``.
+
+    Example:
+      >>> import mcalc
+      >>> from mcalc.task import resolve_task
+      >>> resolve_task("p2").title
+      'P2 logistic regression + L2'
+      >>> resolve_task(mcalc.tasks()["p4"]) is mcalc.tasks()["p4"]
+      True
+      >>> try:
+      ...     resolve_task("p5")
+      ... except ValueError as e:
+      ...     print(f"{type(e).__name__}: {e}")
+      TaskError: task must be one of p2, p3, p4, p7 or your own as MODULE:NAME or path/to/file.py:NAME; got 'p5'. (P1, P5 and P6 are derivations with no model to train.)
     """
     if isinstance(ref, Task):
         return ref
@@ -135,7 +163,26 @@ def resolve_task(ref: Any, *, base: str | os.PathLike | None = None) -> Task:
 
 def task_reference(task: Task) -> str:
     """The string a config stores for ``task``: its name if built in, else an import
-    reference, else its name (remembered by this process only)."""
+    reference, else its name (remembered by this process only).
+
+    Args:
+      task: a built-in task or a user's :class:`mcalc.Task`.
+
+    Returns:
+      ``"p2"`` for a built-in task; ``"pkg.module:NAME"`` (or ``"/abs/path/file.py:NAME"``)
+      for a task bound to a global ``NAME`` of an importable module or file, which any
+      process can load; else the task's name, which only this process knows (resuming or
+      loading its runs elsewhere needs the object again).
+
+    Raises:
+      TaskError: for a task that cannot be imported and has a built-in task's name.
+
+    Example:
+      >>> import mcalc
+      >>> from mcalc.task import task_reference
+      >>> task_reference(mcalc.tasks()["p4"])
+      'p4'
+    """
     with _lock:
         if id(task) in _by_object:
             return _by_object[id(task)]

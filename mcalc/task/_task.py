@@ -75,7 +75,19 @@ class Hyper:
     help: str = ""
 
     def describe(self) -> str:
-        """The range in words, e.g. ``"a number ≥ 0"``."""
+        """The range in words, e.g. ``"a number ≥ 0"``, as error messages and the config
+        reference say it.
+
+        Returns:
+          ``"a number"`` or ``"an int"`` (``static``), followed by its bounds.
+
+        Example:
+          >>> import mcalc
+          >>> mcalc.Hyper(0.5, gt=0.0, lt=1.0).describe()
+          'a number > 0 and < 1'
+          >>> mcalc.Hyper(16, ge=1, static=True).describe()
+          'an int ≥ 1'
+        """
         kind = "an int" if self.static else "a number"
         parts = [
             f"{op} {bound:g}"
@@ -85,7 +97,30 @@ class Hyper:
         return f"{kind} {' and '.join(parts)}".strip() if parts else kind
 
     def check(self, name: str, value: Any, where: str = "") -> float | int:
-        """``value`` as the hyperparameter's type, or a ``ValueError`` naming ``model.<name>``."""
+        """``value`` as the hyperparameter's type, or a ``ValueError`` naming ``model.<name>``.
+
+        Args:
+          name: the hyperparameter's name (the config key ``model.<name>``).
+          value: the value to check.
+          where: where the value came from (a file, an override), to begin the message.
+
+        Returns:
+          ``value`` as a ``float`` (an ``int`` for a ``static`` hyperparameter).
+
+        Raises:
+          ValueError: for a value of the wrong type (a bool, a string; a float for a
+            ``static`` one), not finite, or outside the bounds.
+
+        Example:
+          >>> import mcalc
+          >>> lam = mcalc.Hyper(1.0, ge=0.0)
+          >>> lam.check("lam", 2)
+          2.0
+          >>> lam.check("lam", -1.0, where="config.yaml")
+          Traceback (most recent call last):
+          ...
+          ValueError: config.yaml: config key 'model.lam' must be finite, a number ≥ 0; got -1.0.
+        """
         prefix = f"{where}: " if where else ""
         key = f"model.{name}"
         if self.static:
@@ -120,6 +155,13 @@ class Solution(NamedTuple):
       info: JSON-ready details for the run's summary (residuals, rank, warnings, ...).
       summary: one phrase for the run's final message (default: the solver's name, whether
         it converged and in how many iterations).
+
+    Example:
+      >>> import numpy as np, mcalc
+      >>> sol = mcalc.Solution(params={"w": np.array([0.5, 2.0])}, n_iter=1, converged=True,
+      ...                      info={"method": "normal equations"})
+      >>> sol.n_iter, sol.converged, sol.summary
+      (1, True, '')
     """
 
     params: Any
@@ -141,6 +183,19 @@ class Solver:
       help: one line for the config reference.
       intercept: whether it can leave an intercept column's weight unpenalised
         (``data.intercept: true``); when not, such configs are refused.
+
+    Example:
+      A ridge regression's exact solution, from its normal equations
+      ``(XᵀX + λI) w = Xᵀy``; a task lists it as ``solvers={"exact": exact}``:
+
+      >>> import numpy as np, mcalc
+      >>> def normal_equations(X, y, *, params, tol, max_iter, intercept, lam):
+      ...     w = np.linalg.solve(X.T @ X + lam * np.eye(X.shape[1]), X.T @ y)
+      ...     return mcalc.Solution({"w": w}, n_iter=1, converged=True, info={})
+      >>> exact = mcalc.Solver(normal_equations, help="the normal equations", intercept=False)
+      >>> X, y = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), np.array([1.0, 2.0, 3.0])
+      >>> exact.fn(X, y, params=None, tol=None, max_iter=1, intercept=False, lam=1.0).params
+      {'w': array([0.875, 1.375])}
     """
 
     fn: Callable[..., Solution]
@@ -157,6 +212,16 @@ class Reference:
       fit: ``fit(X, y, *, intercept, **hyper) -> params`` on the training split as the
         model sees it (standardised, with the intercept column last when ``intercept``);
         NumPy arrays are fine.
+
+    Example:
+      >>> import numpy as np, mcalc
+      >>> ref = mcalc.Reference(
+      ...     "NumPy least squares",
+      ...     lambda X, y, *, intercept: {"w": np.linalg.lstsq(X, y, rcond=None)[0]},
+      ... )
+      >>> X, y = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), np.array([1.0, 2.0, 3.0])
+      >>> ref.fit(X, y, intercept=False)
+      {'w': array([1., 2.])}
     """
 
     name: str
@@ -440,21 +505,58 @@ class Task:
     # ------------------------------------------------------------------ derived views
 
     def hyper_defaults(self) -> dict[str, float | int]:
-        """Every hyperparameter's default, by name."""
+        """Every hyperparameter's default, by name.
+
+        Returns:
+          ``{name: default}``, in declaration order.
+
+        Example:
+          >>> import mcalc
+          >>> mcalc.tasks()["p7"].hyper_defaults()
+          {'hidden': 16}
+        """
         return {k: h.default for k, h in self.hyper.items()}
 
     @property
     def traced_hyper(self) -> tuple[str, ...]:
-        """The hyperparameters traced under ``vmap`` (floats), in declaration order."""
+        """The hyperparameters traced under ``vmap`` (floats), in declaration order.
+
+        A sweep gives every lane its own value of these inside one compiled program.
+
+        Example:
+          >>> import mcalc
+          >>> mcalc.tasks()["p2"].traced_hyper, mcalc.tasks()["p7"].traced_hyper
+          (('lam',), ())
+        """
         return tuple(k for k, h in self.hyper.items() if not h.static)
 
     @property
     def static_hyper(self) -> tuple[str, ...]:
-        """The shape-fixing integer hyperparameters."""
+        """The shape-fixing integer hyperparameters, in declaration order.
+
+        A sweep over one of these compiles a program per value.
+
+        Example:
+          >>> import mcalc
+          >>> mcalc.tasks()["p2"].static_hyper, mcalc.tasks()["p7"].static_hyper
+          ((), ('hidden',))
+        """
         return tuple(k for k, h in self.hyper.items() if h.static)
 
     def metric_fns(self) -> dict[str, Callable[..., jax.Array]]:
-        """name -> ``metric(params, X, y)``: the task's own, or the default of its label kind."""
+        """name -> ``metric(params, X, y)``: the task's own, or the default of its label kind.
+
+        Returns:
+          ``{name: metric}``, each ``metric(params, X: [N, D], y: [N]) -> scalar``: the
+          task's ``metrics``, else ``accuracy`` for class labels, ``mse`` for real ones.
+
+        Example:
+          >>> import jax.numpy as jnp, mcalc
+          >>> accuracy = mcalc.tasks()["p2"].metric_fns()["accuracy"]
+          >>> X, y = jnp.array([[2.0, 0.0], [0.0, 2.0]]), jnp.array([1.0, 1.0])
+          >>> float(accuracy({"w": jnp.array([1.0, -1.0])}, X, y))
+          0.5
+        """
         if self.metrics is not None:
             return dict(self.metrics)
         name, fn = _DEFAULT_METRICS[self.labels]
@@ -463,12 +565,31 @@ class Task:
 
     @property
     def metric(self) -> str:
-        """Name of the first metric, the one sweeps rank configurations by."""
+        """Name of the first metric, the one sweeps rank configurations by.
+
+        Example:
+          >>> import mcalc
+          >>> mcalc.tasks()["p2"].metric, mcalc.tasks()["p4"].metric
+          ('accuracy', 'mse')
+        """
         return next(iter(self.metric_fns()))
 
     @staticmethod
     def higher_is_better(metric: str) -> bool:
-        """Whether a sweep maximises ``metric`` (accuracy-like names) or minimises it."""
+        """Whether a sweep maximises ``metric`` (accuracy-like names) or minimises it.
+
+        Args:
+          metric: a metric name, with or without the ``test_`` prefix.
+
+        Returns:
+          True for names containing accuracy, r2, auc, f1, precision, recall or
+          log_likelihood; False otherwise (losses, errors).
+
+        Example:
+          >>> import mcalc
+          >>> mcalc.Task.higher_is_better("test_accuracy"), mcalc.Task.higher_is_better("mse")
+          (True, False)
+        """
         base = metric.removeprefix("test_")
         return any(word in base for word in _HIGHER_IS_BETTER)
 

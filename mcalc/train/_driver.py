@@ -47,9 +47,27 @@ __all__ = ["GroupRun", "Outcome", "drive", "Interrupted", "deferred_interrupt", 
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C (``SIGINT``) stopped a run or sweep; its folder keeps the last checkpoint.
 
-    Attributes:
+    :func:`mcalc.train` and :func:`mcalc.sweep` raise it in place of the
+    ``KeyboardInterrupt`` (a subclass, so code that catches that still works) once the
+    files being written are complete; the message says how to continue.
+
+    Args:
       folder: the run or sweep folder.
+      resume: the command (or, for a task no other process can import, the Python call)
+        that continues it.
+
+    Attributes:
+      folder: the run or sweep folder, as a ``Path``.
       resume: the command that continues it.
+
+    Example:
+      >>> import mcalc
+      >>> e = mcalc.Interrupted("runs/p2-20260101-120000",
+      ...                       "mcalc train --resume runs/p2-20260101-120000")
+      >>> isinstance(e, KeyboardInterrupt), e.folder.name
+      (True, 'p2-20260101-120000')
+      >>> print(e)
+      interrupted; continue with: mcalc train --resume runs/p2-20260101-120000
     """
 
     def __init__(self, folder: Path, resume: str) -> None:
@@ -111,7 +129,8 @@ class GroupRun:
       runner: runs its chunks: ``init(keys, hypers)``, ``chunk(states, hypers)``,
         ``lanes_in``, ``lanes_out``, ``stacked``, ``restore``, ``abstract_lanes`` and
         ``evaluate(states, hypers)`` (:class:`mcalc.sweep.GroupRunner` or a single lane).
-      keys: ``[L, 2]`` the lanes' PRNG keys; hypers: ``{key: [L]}`` their hyperparameters.
+      keys: ``[L, 2]`` the lanes' PRNG keys.
+      hypers: ``{key: [L]}`` their hyperparameters.
       lanes: the lane numbers written into each record (``None``: a single run, no ``lane``).
       checkpoints: a :class:`mcalc.train.Checkpoints` of ``folder / "checkpoints"``.
       every: checkpoint every this many chunks (and when the group finishes).
@@ -233,6 +252,11 @@ def drive(run: GroupRun) -> Outcome:
 
     Returns:
       An :class:`Outcome`: the final parameters and metrics of every lane and the history.
+
+    Raises:
+      ValueError: resuming with a ``train.steps`` below the step the run has reached.
+      KeyboardInterrupt: on Ctrl-C, after any file being written is complete (the callers
+        turn it into :class:`Interrupted`).
     """
     runner, ckpt = run.runner, run.checkpoints
     hypers = runner.lanes_in(run.hypers)

@@ -181,6 +181,30 @@ class GroupRunner:
       devices: ``"all"`` or how many of ``jax.devices()`` to shard the lanes over.
       workers: ``loop`` mode: how many lanes run at once (threads); default one per
         CPU core (:func:`mcalc._concurrency.default_workers`).
+
+    Raises:
+      TypeError, ValueError: for ``workers`` that is not an int ≥ 1.
+
+    Example:
+      Two lanes of P2, λ = 0.1 and λ = 1, side by side in one program:
+
+      >>> import jax, jax.numpy as jnp, mcalc
+      >>> from mcalc.sweep import GroupRunner
+      >>> from mcalc.train import build_program, make_data
+      >>> cfg = mcalc.load_config("p2", {"data": {"source": "synthetic", "n_samples": 40,
+      ...                                         "n_features": 3, "dtype": "float32"}})
+      >>> dataset = mcalc.load_data(cfg)
+      >>> program = build_program(cfg, dataset)
+      >>> runner = GroupRunner(program, make_data(program, dataset), 2, lanes="all",
+      ...                      memory_mb=64, devices=1)
+      >>> hypers = {k: jnp.stack([v, v]) for k, v in program.hyper().items()}  # [L] each
+      >>> hypers["model.lam"] = jnp.array([0.1, 1.0])
+      >>> keys = jnp.stack([jax.random.PRNGKey(0), jax.random.PRNGKey(1)])  # [L, 2]
+      >>> states = runner.init(keys, hypers)
+      >>> lane_hypers = runner.lanes_in(hypers)
+      >>> states, metrics = runner.chunk(states, lane_hypers)  # program.log_every steps
+      >>> runner.lanes_out(metrics)["step"]
+      array([50, 50], dtype=int32)
     """
 
     def __init__(
@@ -242,7 +266,14 @@ class GroupRunner:
 
     @property
     def mode(self) -> str:
-        """``"loop, <W> at a time"``, or ``"<B> side by side"`` of the in-program mode."""
+        """How the lanes run, ``"loop, <W> at a time"`` or ``"<B> side by side"``.
+
+        ``reason`` says why (``sweep.lanes`` as configured, or what ``auto`` chose).
+
+        Example:
+          >>> runner.mode  # the runner of the class example
+          '2 side by side'
+        """
         return f"loop, {self.workers} at a time" if self.loop else f"{self.batch} side by side"
 
     # -- placement ----------------------------------------------------------------
@@ -274,7 +305,19 @@ class GroupRunner:
 
     def lanes_in(self, tree: Any) -> Any:
         """Pad a ``[n_lanes, ...]`` pytree to the device multiple and shard it
-        (``loop``: one pytree per lane, on its device)."""
+        (``loop``: one pytree per lane, on its device).
+
+        Args:
+          tree: a pytree of ``[n_lanes, ...]`` arrays (the lanes' hyperparameters).
+
+        Returns:
+          The pytree as :meth:`chunk` and :meth:`evaluate` take it: ``[padded, ...]``
+          leaves sharded over the devices, or (``loop``) a list of one pytree per lane.
+
+        Example:
+          >>> lane_hypers["model.lam"].shape  # the class example's, on one device
+          (2,)
+        """
         if self.loop:
             return [self._lane(tree, i) for i in range(self.n_lanes)]
         return self._put(self._pad(tree), self._lane_sharding)
@@ -284,6 +327,17 @@ class GroupRunner:
 
         With several processes (``jax.distributed.initialize``) the lanes of other
         hosts are gathered first, so every process sees every lane.
+
+        Args:
+          tree: a pytree of stacked lanes (``[padded, ...]`` leaves), such as the metrics
+            of :meth:`chunk`.
+
+        Returns:
+          The same pytree of ``[n_lanes, ...]`` NumPy arrays.
+
+        Example:
+          >>> runner.lanes_out(metrics)["loss"].round(2)  # the class example's two lanes
+          array([16.13, 17.56], dtype=float32)
         """
         if jax.process_count() > 1 and not self.loop:
             from jax.experimental import multihost_utils
@@ -292,7 +346,18 @@ class GroupRunner:
         return jax.tree.map(lambda x: np.asarray(x)[: self.n_lanes], tree)
 
     def stacked(self, states: Any) -> Any:
-        """The lanes' states as one pytree with a leading lane axis (what checkpoints hold)."""
+        """The lanes' states as one pytree with a leading lane axis (what checkpoints hold).
+
+        Args:
+          states: the lanes' states, as :meth:`init` and :meth:`chunk` return them.
+
+        Returns:
+          A :class:`mcalc.train.TrainState` of ``[padded, ...]`` leaves (``loop``: NumPy).
+
+        Example:
+          >>> runner.stacked(states).params["w"].shape  # the class example's: [L, D]
+          (2, 3)
+        """
         if not self.loop:
             return states
         return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *states)
@@ -300,14 +365,40 @@ class GroupRunner:
     # -- the program ----------------------------------------------------------------
 
     def init(self, keys: jax.Array, hypers: dict[str, jax.Array]) -> Any:
-        """Initial states of every lane: stacked and sharded like the lanes (``loop``: a list)."""
+        """Initial states of every lane: stacked and sharded like the lanes (``loop``: a list).
+
+        Args:
+          keys: ``[n_lanes, 2]`` the lanes' PRNG keys.
+          hypers: ``{key: [n_lanes]}`` the lanes' hyperparameters (before :meth:`lanes_in`).
+
+        Returns:
+          The states at step 0, as :meth:`chunk` takes them.
+
+        Example:
+          >>> fresh = runner.init(keys, hypers)  # the class example's runner and lanes
+          >>> runner.lanes_out(runner.stacked(fresh).step)
+          array([0, 0], dtype=int32)
+        """
         if self.loop:
             return [self._init1(*self._lane((keys, hypers), i)) for i in range(self.n_lanes)]
         keys, hypers = self._put(self._pad((jnp.asarray(keys), hypers)), self._lane_sharding)
         return self._init(keys, hypers)
 
     def evaluate(self, states: Any, hypers: Any) -> dict[str, Any]:
-        """The metrics of every lane's current state (:meth:`Program.report`), as a chunk gives."""
+        """The metrics of every lane's current state (:meth:`Program.report`), as a chunk gives.
+
+        Args:
+          states: the lanes' states.
+          hypers: the lanes' hyperparameters from :meth:`lanes_in`.
+
+        Returns:
+          ``{name: [padded]}`` metrics; :meth:`lanes_out` brings them to the host.
+
+        Example:
+          >>> m0 = runner.evaluate(fresh, lane_hypers)  # the initial states of init's example
+          >>> runner.lanes_out(m0)["loss"].round(2)  # 32 log 2 at w = 0
+          array([22.18, 22.18], dtype=float32)
+        """
         if not self.loop:
             return self._eval(states, hypers, self.data)
         out = [
@@ -317,7 +408,20 @@ class GroupRunner:
         return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *out)
 
     def chunk(self, states: Any, hypers: Any) -> tuple[Any, dict[str, Any]]:
-        """``log_every`` steps of every lane; ``states`` is donated. ``hypers`` from :meth:`lanes_in`."""
+        """``log_every`` steps of every lane; ``states`` is donated. ``hypers`` from :meth:`lanes_in`.
+
+        Args:
+          states: the lanes' states (donated: do not use them afterwards).
+          hypers: the lanes' hyperparameters from :meth:`lanes_in`.
+
+        Returns:
+          ``(states, metrics)``: the states after the chunk, and ``{name: [padded]}``
+          metrics at its end (:meth:`mcalc.train.Program.chunk`'s, per lane).
+
+        Example:
+          >>> sorted(runner.lanes_out(metrics))[:4]  # the class example's chunk
+          ['accuracy', 'diverged_at', 'grad_max', 'grad_norm']
+        """
         if not self.loop:
             return self._chunk(states, hypers, self.data)
 
@@ -339,7 +443,19 @@ class GroupRunner:
         """The shapes of the stacked state of a checkpoint of ``n`` lanes (default: this
         runner's padded count), for restoring it: with several processes, sharded like the
         lanes (each process reads its own); else whole, on one device, so that a checkpoint
-        written over another number of devices (lanes padded to another count) restores too."""
+        written over another number of devices (lanes padded to another count) restores too.
+
+        Args:
+          n: the checkpoint's lane count (default: this runner's padded count).
+
+        Returns:
+          A :class:`mcalc.train.TrainState` of ``jax.ShapeDtypeStruct`` ``[n, ...]``
+          leaves with their shardings.
+
+        Example:
+          >>> runner.abstract_lanes().params["w"].shape  # the class example's runner
+          (2, 3)
+        """
         n = self.padded if n is None else n
         if jax.process_count() > 1:
             sharding = self._lane_sharding
@@ -353,7 +469,20 @@ class GroupRunner:
         )
 
     def restore(self, states: Any) -> Any:
-        """Place restored (stacked, padded) states on the devices like fresh ones."""
+        """Place restored (stacked, padded) states on the devices like fresh ones.
+
+        Args:
+          states: a stacked :class:`mcalc.train.TrainState` as a checkpoint holds it
+            (``[n, ...]`` leaves, padded for the devices it was written over).
+
+        Returns:
+          The states as :meth:`chunk` takes them.
+
+        Example:
+          >>> restored = runner.restore(runner.stacked(states))  # the class example's
+          >>> runner.lanes_out(runner.stacked(restored).step)
+          array([50, 50], dtype=int32)
+        """
         if self.loop:
             return [self._lane(states, i) for i in range(self.n_lanes)]
         if jax.process_count() > 1:

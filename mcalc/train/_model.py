@@ -107,6 +107,18 @@ class TrainedModel:
       task: the :class:`mcalc.Task`.
       info: the preprocessing: feature names, mean, scale, intercept, label kind, dtype.
       lane: the sweep lane, or ``None`` for a training run.
+
+    Example:
+      >>> import numpy as np, mcalc, tempfile
+      >>> res = mcalc.train("p2", runs_dir=tempfile.mkdtemp(), progress=False,
+      ...                   data={"source": "synthetic", "n_samples": 40, "n_features": 3},
+      ...                   train={"steps": 20, "plots": False})
+      >>> model = mcalc.load_run(res.run_dir)
+      >>> model.task.name, model.lane, model.params["w"].shape
+      ('p2', None, (3,))
+      >>> X_raw = np.array([[1.0, 2.0, -1.0], [-1.0, -2.0, 1.0]])  # [N, D] raw features
+      >>> model.predict(X_raw).round(2)  # P(y = 1) of each row
+      array([0.87, 0.15])
     """
 
     path: Path
@@ -119,15 +131,35 @@ class TrainedModel:
 
     @property
     def features(self) -> list[str]:
-        """The raw feature names, in the column order :meth:`predict` expects."""
+        """The raw feature names, in the column order :meth:`predict` expects.
+
+        Example:
+          >>> model.features  # the model of the example above (synthetic data)
+          ['x0', 'x1', 'x2']
+        """
         return list(self.info["features"])
 
     def transform(self, X: Any) -> np.ndarray:
         """Raw features ``[N, D]`` as the model saw them in training: standardised with the
         training split's statistics, with the intercept column appended when there was one.
 
+        Args:
+          X: ``[N, D]`` raw features (array-like, or a pandas ``DataFrame``, whose
+            columns are taken by name); ``[N]`` for a model of one feature.
+
+        Returns:
+          ``[N, D']`` NumPy array in the model's dtype (``D' = D + 1`` with an intercept).
+
         Raises:
           ValueError: for input that is not a 2-D array of ``D`` finite numbers per row.
+
+        Example:
+          >>> model.transform(X_raw).shape  # the model of the example above
+          (2, 3)
+          >>> model.transform(np.zeros((2, 4)))
+          Traceback (most recent call last):
+          ...
+          ValueError: mcalc.TrainedModel.predict: the model was trained on D=3 features (x0, x1, x2); X has 4 columns.
         """
         X = _as_matrix(X, self.features)
         D = len(self.features)
@@ -151,12 +183,21 @@ class TrainedModel:
     def predict(self, X: Any) -> np.ndarray:
         """The model's output on raw features ``X: [N, D]`` (the columns of :attr:`features`).
 
-        Returns ``[N]``: P(y = 1) for ``"binary"`` labels, a value in [-1, 1] for ``"pm1"``,
-        the prediction for ``"real"``; ``[N, K]`` class probabilities for ``"categorical"``.
-        A pandas ``DataFrame`` is reordered by its column names.
+        Args:
+          X: ``[N, D]`` raw features, as in the training data before any preprocessing; a
+            pandas ``DataFrame`` is reordered by its column names.
+
+        Returns:
+          ``[N]`` NumPy array: P(y = 1) for ``"binary"`` labels, a value in [-1, 1] for
+          ``"pm1"``, the prediction for ``"real"``; ``[N, K]`` class probabilities for
+          ``"categorical"``.
 
         Raises:
           ValueError: for the wrong number of features, or non-finite values.
+
+        Example:
+          >>> model.predict(X_raw).round(2)  # the model and X_raw of the example above
+          array([0.87, 0.15])
         """
         import jax
         import jax.numpy as jnp
@@ -170,8 +211,19 @@ class TrainedModel:
     def predict_labels(self, X: Any) -> np.ndarray:
         """Predicted labels in the task's label set (class labels only).
 
+        Args:
+          X: ``[N, D]`` raw features, as for :meth:`predict`.
+
+        Returns:
+          ``[N]`` int array: 0/1 (``"binary"``, P(y = 1) > 0.5), -1/1 (``"pm1"``), or the
+          most probable class (``"categorical"``).
+
         Raises:
-          ValueError: for a task with real labels.
+          ValueError: for a task with real labels, or input :meth:`predict` refuses.
+
+        Example:
+          >>> model.predict_labels(X_raw)  # the model and X_raw of the example above
+          array([1, 0])
         """
         out = self.predict(X)
         kind = self.task.labels
@@ -234,12 +286,19 @@ def load_run(path: str | Path, *, lane: int | None = None, task: Any = None) -> 
         task that cannot be found.
 
     Example:
-      >>> import mcalc, tempfile
+      >>> import numpy as np, mcalc, tempfile
       >>> res = mcalc.train("p2", runs_dir=tempfile.mkdtemp(), progress=False,
-      ...                   train__steps=50)  # doctest: +SKIP
-      >>> model = mcalc.load_run(res.run_dir)  # doctest: +SKIP
-      >>> model.predict(X_raw).shape  # doctest: +SKIP
-      (569,)
+      ...                   data={"source": "synthetic", "n_samples": 40, "n_features": 3},
+      ...                   train={"steps": 20, "plots": False})
+      >>> model = mcalc.load_run(res.run_dir)
+      >>> model.config.train.steps, model.metrics["step"]
+      (20, 20)
+      >>> model.predict(np.array([[1.0, 2.0, -1.0]])).shape
+      (1,)
+      >>> mcalc.load_run(tempfile.mkdtemp())
+      Traceback (most recent call last):
+      ...
+      ValueError: mcalc.load_run: ... has no config.yaml: not a run folder.
     """
     from ..config import load_config
     from ..task import resolve_task

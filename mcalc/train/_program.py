@@ -135,6 +135,17 @@ class TrainState(NamedTuple):
         met at a logging point; the state is frozen from then on.
       key: ``uint32[2]``, the key of the minibatch order.
       perm: ``int32[N]``, the current epoch's permutation (``[0]`` for full batch).
+
+    Example:
+      >>> import jax, mcalc
+      >>> from mcalc.train import build_program
+      >>> cfg = mcalc.load_config("p2", {"data": {"source": "synthetic", "n_samples": 40,
+      ...                                         "n_features": 3, "dtype": "float32"}})
+      >>> dataset = mcalc.load_data(cfg)
+      >>> program = build_program(cfg, dataset)
+      >>> state = jax.jit(program.init)(jax.random.PRNGKey(0), program.hyper())
+      >>> state.params["w"].shape, int(state.step), int(state.diverged_at), int(state.stopped)
+      ((3,), 0, -1, 0)
     """
 
     params: Any
@@ -149,9 +160,21 @@ class TrainState(NamedTuple):
 class Data(NamedTuple):
     """The arrays a program trains and evaluates on (a pytree).
 
+    :func:`make_data` makes it from a dataset; every lane of a sweep shares it.
+
     Attributes:
-      X, y: ``[N, D']``, ``[N]`` the training split.
-      X_test, y_test: ``[N_test, D']``, ``[N_test]`` (``N_test`` may be 0).
+      X: ``[N, D']`` the training split's features (``D'``: with the intercept column).
+      y: ``[N]`` the training split's labels.
+      X_test: ``[N_test, D']`` the test split's features (``N_test`` may be 0).
+      y_test: ``[N_test]`` the test split's labels.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from mcalc.train import Data
+      >>> data = Data(X=jnp.ones((4, 3)), y=jnp.array([0.0, 1.0, 1.0, 0.0]),
+      ...             X_test=jnp.zeros((0, 3)), y_test=jnp.zeros((0,)))
+      >>> [a.shape for a in data]
+      [(4, 3), (4,), (0, 3), (0,)]
     """
 
     X: jax.Array
@@ -244,6 +267,50 @@ class Program:
 
     Build it with :func:`build_program`. Its methods ``hyper``, ``init``, ``step``,
     ``chunk`` and ``evaluate`` are pure functions of arrays (``self`` is static).
+    Programs that differ only in the config's hyperparameter values compare equal, so
+    they share compiled code.
+
+    Attributes:
+      task: the :class:`mcalc.Task`.
+      n_train: ``N``, the training samples.
+      n_test: ``N_test``, the test samples (may be 0).
+      dim: ``D'``, the input width the task sees (with any intercept column).
+      dtype: the data's and parameters' dtype, ``"float32"`` or ``"float64"``.
+      batch_size: ``B``, samples per step, or ``None`` for full batch.
+      steps: ``train.steps``, the updates a run takes at most.
+      log_every: ``train.log_every``, the steps of one :meth:`chunk`.
+      grad: ``"closed_form"`` (the task's ``grad``) or ``"autodiff"`` (``jax.grad``).
+      intercept: whether the last input column is the constant 1 of ``data.intercept``.
+      static_hyper: ``(name, int)`` pairs, the task's shape-fixing hyperparameters.
+      tol: ``train.tol`` of the stopping rule, or ``None``.
+      gap_tol: ``train.gap_tol`` of the stopping rule, or ``None``.
+      opt_name: the optax optimizer's name (``optimizer.name``).
+      opt_numeric: the optimizer's numeric arguments, traced (``optimizer.args.<name>``).
+      opt_static: ``(name, value)`` pairs, its other arguments.
+      sched_name: the optax schedule's name, or ``None`` for a constant learning rate.
+      sched_numeric: the schedule's numeric arguments, traced.
+      sched_static: ``(name, value)`` pairs, its other arguments.
+      defaults: ``(dotted key, value)`` pairs, the config's hyperparameter values
+        (what :meth:`hyper` returns without arguments).
+
+    Example:
+      Train a P2 model for one chunk (``program.log_every`` steps) with the pure functions:
+
+      >>> import jax, mcalc
+      >>> from mcalc.train import build_program, make_data
+      >>> cfg = mcalc.load_config("p2", {"data": {"source": "synthetic", "n_samples": 40,
+      ...                                         "n_features": 3, "dtype": "float32"}})
+      >>> dataset = mcalc.load_data(cfg)
+      >>> program = build_program(cfg, dataset)
+      >>> data = make_data(program, dataset)
+      >>> hyper = program.hyper(**{"model.lam": 0.5})
+      >>> init, chunk = jax.jit(program.init), jax.jit(program.chunk)
+      >>> state0 = init(jax.random.PRNGKey(0), hyper)
+      >>> state, metrics = chunk(state0, hyper, data)
+      >>> program.log_every, int(state.step), int(metrics["step"])
+      (50, 50, 50)
+      >>> float(metrics["loss"]) < 22.18  # below the initial loss, 32 log 2 at w = 0
+      True
     """
 
     task: Task
@@ -273,15 +340,32 @@ class Program:
 
     @property
     def full_batch(self) -> bool:
+        """Whether every step uses the whole training split (``train.batch_size`` null or ≥ N).
+
+        Example:
+          >>> program.full_batch  # the program of the class example
+          True
+        """
         return self.batch_size is None or self.batch_size >= self.n_train
 
     @property
     def batches_per_epoch(self) -> int:
+        """Steps per pass over the training split, ``N // B`` (1 for full batch).
+
+        Example:
+          >>> program.batches_per_epoch  # the program of the class example
+          1
+        """
         return 1 if self.full_batch else self.n_train // self.batch_size
 
     @property
     def batch_rows(self) -> int:
-        """Samples per step."""
+        """Samples per step, ``B`` (``N`` for full batch).
+
+        Example:
+          >>> program.batch_rows  # the program of the class example (32 training samples)
+          32
+        """
         return self.n_train if self.full_batch else self.batch_size
 
     @property
@@ -292,7 +376,18 @@ class Program:
 
     def hyper_kwargs(self, hyper: dict[str, Any]) -> dict[str, Any]:
         """The task's hyperparameters as keyword arguments: traced ones from ``hyper``
-        (``model.<name>``), static ones as Python ints."""
+        (``model.<name>``), static ones as Python ints.
+
+        Args:
+          hyper: a dict from :meth:`hyper` (scalars, or ``[L]`` arrays under ``vmap``).
+
+        Returns:
+          ``{name: value}`` for the task's functions (``loss(params, X, y, **kwargs)``).
+
+        Example:
+          >>> program.hyper_kwargs(hyper)  # the program and hyper of the class example
+          {'lam': Array(0.5, dtype=float32)}
+        """
         kw = {n: hyper[f"model.{n}"] for n in self.task.traced_hyper}
         kw.update(self.static_hyper)
         return kw
@@ -311,7 +406,19 @@ class Program:
         )(learning_rate=1.0, **static, **numeric)
 
     def learning_rate(self, hyper: dict[str, jax.Array], step: jax.Array) -> jax.Array:
-        """The learning rate at ``step``: constant, or the schedule evaluated there."""
+        """The learning rate at ``step``: constant, or the schedule evaluated there.
+
+        Args:
+          hyper: a dict from :meth:`hyper`.
+          step: int32 scalar, the number of updates applied so far.
+
+        Returns:
+          A scalar in the program's dtype.
+
+        Example:
+          >>> float(program.learning_rate(hyper, 10))  # the class example's: a constant 0.5
+          0.5
+        """
         if self.sched_name is None:
             return hyper["optimizer.learning_rate"]
         fn = getattr(optax, self.sched_name)
@@ -356,8 +463,20 @@ class Program:
         Args:
           **values: replacements by dotted key, e.g. ``**{"model.lam": 0.1}``.
 
+        Returns:
+          ``{dotted key: scalar array}`` in the program's dtype: what :meth:`init`,
+          :meth:`chunk` and the others take as ``hyper`` (a sweep stacks them into ``[L]``).
+
         Raises:
           KeyError: for a key that is not a hyperparameter of this program.
+
+        Example:
+          >>> sorted(program.hyper())  # the program of the class example
+          ['model.init_scale', 'model.lam', 'optimizer.args.momentum', 'optimizer.learning_rate']
+          >>> program.hyper(**{"model.lr": 0.1})
+          Traceback (most recent call last):
+          ...
+          KeyError: "mcalc.Program.hyper: 'model.lr' is not a numeric hyperparameter of this program; it has model.lam, model.init_scale, optimizer.args.momentum, optimizer.learning_rate."
         """
         out = dict(self.defaults)
         for k, v in values.items():
@@ -370,7 +489,20 @@ class Program:
         return {k: jnp.asarray(v, self.dtype) for k, v in out.items()}
 
     def init(self, key: jax.Array, hyper: dict[str, jax.Array]) -> TrainState:
-        """The initial :class:`TrainState` (pure; ``vmap`` it over keys and hypers)."""
+        """The initial :class:`TrainState` (pure; ``vmap`` it over keys and hypers).
+
+        Args:
+          key: a ``jax.random`` key (raw ``uint32[2]`` or typed): it seeds the initial
+            parameters and the minibatch order.
+          hyper: a dict from :meth:`hyper`.
+
+        Returns:
+          The state at step 0: the task's ``init`` parameters times ``model.init_scale``.
+
+        Example:
+          >>> state0.params["w"].shape, int(state0.step)  # init's state in the class example
+          ((3,), 0)
+        """
         if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
             key = jax.random.key_data(key)
         k_init, k_batch = jax.random.split(key)
@@ -433,9 +565,21 @@ class Program:
     ) -> TrainState:
         """One optimizer step (pure); frozen once diverged or past ``steps``.
 
-        ``clock``: the step whose minibatch is drawn, ``state.step`` by default; a
-        batched sweep passes one clock shared by its lanes (every live lane is at that
-        step; a frozen lane's draw is never applied).
+        Args:
+          state: the current :class:`TrainState`.
+          hyper: a dict from :meth:`hyper`.
+          data: the :class:`Data`.
+          clock: the step whose minibatch is drawn, ``state.step`` by default; a batched
+            sweep passes one clock shared by its lanes (every live lane is at that step; a
+            frozen lane's draw is never applied).
+
+        Returns:
+          The next state: the update applied, or ``state`` unchanged (bar
+          ``diverged_at``, set when the loss, gradient or new parameters are not finite).
+
+        Example:
+          >>> int(jax.jit(program.step)(state0, hyper, data).step)  # the class example's
+          1
         """
         active = (state.diverged_at < 0) & (state.stopped == 0) & (state.step < self.steps)
         Xb, yb, perm = self._batch(state, data, state.step if clock is None else clock)
@@ -474,6 +618,21 @@ class Program:
         metrics (``accuracy`` or ``mse`` by default) and ``test_loss``/``test_<metric>``
         when there is a test split; with an optimum θ* in ``hyper["optimum"]`` also
         ``param_gap = ‖θ - θ*‖/‖θ*‖`` and ``objective_gap = L(θ) - L(θ*)``.
+
+        Args:
+          params: the task's parameter pytree.
+          hyper: a dict from :meth:`hyper` (or :meth:`with_optimum`).
+          data: the :class:`Data`.
+
+        Returns:
+          ``{name: scalar}``, the metrics above.
+
+        Example:
+          >>> m = jax.jit(program.evaluate)(state0.params, hyper, data)  # the class example's
+          >>> sorted(m)
+          ['accuracy', 'grad_max', 'grad_norm', 'loss', 'param_norm', 'test_accuracy', 'test_loss']
+          >>> round(float(m["loss"]), 2)  # 32 log 2 at w = 0
+          22.18
         """
         loss = self._loss(params, data.X, data.y, hyper, 1.0)
         g = self._grad(params, data.X, data.y, hyper, 1.0)
@@ -508,8 +667,23 @@ class Program:
     ) -> tuple[TrainState, dict[str, jax.Array]]:
         """``log_every`` steps in one ``lax.scan``, then the metrics at the chunk's end.
 
-        ``start``: the clock of the chunk's first step (see :meth:`step`), for lanes
-        batched under ``vmap``; by default each state's own ``step``.
+        At the chunk's end the stopping rule (:func:`stop_rule`) is applied to the
+        metrics: a state it stops is frozen from then on.
+
+        Args:
+          state: the current :class:`TrainState`.
+          hyper: a dict from :meth:`hyper`.
+          data: the :class:`Data`.
+          start: the clock of the chunk's first step (see :meth:`step`), for lanes
+            batched under ``vmap``; by default each state's own ``step``.
+
+        Returns:
+          ``(state, metrics)``: the state after the chunk, and :meth:`evaluate`'s metrics
+          with ``step``, ``diverged_at``, ``stopped`` and ``learning_rate``.
+
+        Example:
+          >>> sorted(metrics)  # chunk's metrics in the class example
+          ['accuracy', 'diverged_at', 'grad_max', 'grad_norm', 'learning_rate', 'loss', 'param_norm', 'step', 'stopped', 'test_accuracy', 'test_loss']
         """
 
         def body(s, i):
@@ -523,7 +697,21 @@ class Program:
         return state, self._with_fields(state, hyper, metrics)
 
     def report(self, state: TrainState, hyper: dict[str, Any], data: Data) -> dict[str, jax.Array]:
-        """The metrics a chunk ends with, for ``state`` as it is (the initial point's record)."""
+        """The metrics a chunk ends with, for ``state`` as it is (the initial point's record).
+
+        Args:
+          state: a :class:`TrainState`.
+          hyper: a dict from :meth:`hyper`.
+          data: the :class:`Data`.
+
+        Returns:
+          The same keys as :meth:`chunk`'s metrics.
+
+        Example:
+          >>> report = jax.jit(program.report)(state0, hyper, data)  # the class example's
+          >>> int(report["step"]), round(float(report["loss"]), 2)
+          (0, 22.18)
+        """
         return self._with_fields(state, hyper, self.evaluate(state.params, hyper, data))
 
     def _with_fields(self, state: TrainState, hyper: dict[str, Any], metrics: dict) -> dict:
@@ -536,17 +724,55 @@ class Program:
     # ------------------------------------------------------------------ helpers
 
     def abstract_state(self) -> TrainState:
-        """Shapes and dtypes of :meth:`init`'s state (for restoring checkpoints)."""
+        """Shapes and dtypes of :meth:`init`'s state (for restoring checkpoints).
+
+        Returns:
+          A :class:`TrainState` of ``jax.ShapeDtypeStruct`` leaves (traced, nothing runs).
+
+        Example:
+          >>> program.abstract_state().step  # the program of the class example
+          ShapeDtypeStruct(shape=(), dtype=int32)
+        """
         return jax.eval_shape(self.init, jax.random.PRNGKey(0), self.hyper())
 
     def abstract_params(self) -> Any:
-        """Shapes and dtypes of the parameters (for loading saved ones)."""
+        """Shapes and dtypes of the parameters (for loading saved ones).
+
+        Returns:
+          The task's parameter pytree, of ``jax.ShapeDtypeStruct`` leaves.
+
+        Example:
+          >>> program.abstract_params()  # the program of the class example
+          {'w': ShapeDtypeStruct(shape=(3,), dtype=float32)}
+        """
         return self.abstract_state().params
 
     def with_optimum(self, hyper: dict[str, Any], data: Data) -> dict[str, Any]:
         """``hyper`` plus ``"optimum"``: the task's closed-form optimum on the training split
         for these hyperparameter values (host-side, before training); unchanged for a task
-        without one."""
+        without one.
+
+        Args:
+          hyper: a dict from :meth:`hyper`.
+          data: the :class:`Data` (its training split).
+
+        Returns:
+          ``hyper``, with ``hyper["optimum"]`` (a parameter pytree) for a task that has
+          :attr:`mcalc.Task.optimum`; then :meth:`evaluate` reports the gaps to it.
+
+        Example:
+          P4 (Gaussian linear regression) has a closed-form optimum; P2 has none:
+
+          >>> cfg4 = mcalc.load_config("p4", {"data": {"source": "synthetic", "n_samples": 40,
+          ...                                          "n_features": 3, "dtype": "float32"}})
+          >>> dataset4 = mcalc.load_data(cfg4)
+          >>> program4 = build_program(cfg4, dataset4)
+          >>> hyper4 = program4.with_optimum(program4.hyper(), make_data(program4, dataset4))
+          >>> hyper4["optimum"]["w"].shape  # 3 features and the intercept
+          (4,)
+          >>> program.with_optimum(hyper, data) is hyper
+          True
+        """
         if self.task.optimum is None:
             return hyper
         kw = {n: float(hyper[f"model.{n}"]) for n in self.task.traced_hyper}
@@ -558,7 +784,17 @@ class Program:
     def flops_per_step(self) -> float:
         """FLOPs of one optimizer step of one lane: the task's own count
         (:attr:`mcalc.Task.flops`), else XLA's analysis of the compiled step's loss and
-        gradient."""
+        gradient.
+
+        Sweeps use it to choose how their lanes run (``sweep.lanes: auto``).
+
+        Returns:
+          The count, a float.
+
+        Example:
+          >>> program.flops_per_step()  # P2's own count (8 B D), 32 samples of 3 features
+          768.0
+        """
         kw = {n: self.task.hyper[n].default for n in self.task.traced_hyper}
         kw.update(self.static_hyper)
         if self.task.flops is not None:
@@ -599,9 +835,27 @@ def build_program(config: Any, dataset: Any) -> Program:
       config: a validated :class:`mcalc.config.Config`.
       dataset: a :class:`mcalc.data.Dataset` (only its shapes are read).
 
+    Returns:
+      The :class:`Program`: everything static about training this config on data of
+      these shapes, checked with :func:`check_task`.
+
     Raises:
       ValueError: when ``train.batch_size`` exceeds the training samples, or the task's
         functions do not fit together on these shapes (:func:`check_task`).
+
+    Example:
+      >>> import mcalc
+      >>> from mcalc.train import build_program
+      >>> cfg = mcalc.load_config("p2", {"data": {"source": "synthetic", "n_samples": 40,
+      ...                                         "n_features": 3, "dtype": "float32"}})
+      >>> dataset = mcalc.load_data(cfg)
+      >>> program = build_program(cfg, dataset)
+      >>> program.n_train, program.n_test, program.dim, program.steps, program.log_every
+      (32, 8, 3, 2000, 50)
+      >>> build_program(mcalc.load_config(cfg, ["train.batch_size=64"]), dataset)
+      Traceback (most recent call last):
+      ...
+      ValueError: mcalc.train: train.batch_size=64 exceeds the 32 training samples; use a smaller batch or null (full batch).
     """
     from ..task import resolve_task
 
@@ -680,8 +934,30 @@ def check_task(program: Program) -> None:
     program's shapes: ``init`` gives float arrays, ``loss`` a scalar, ``grad`` a pytree shaped
     like the parameters, ``predict`` one output per sample.
 
+    Args:
+      program: a :class:`Program` (its task, shapes and dtype).
+
+    Returns:
+      None when the task's functions fit together.
+
     Raises:
       ValueError: naming the task and the function at fault, with the shapes it returned.
+
+    Example:
+      A loss that forgets to sum over the samples:
+
+      >>> import dataclasses, jax.numpy as jnp, mcalc
+      >>> from mcalc.train import build_program, check_task
+      >>> cfg = mcalc.load_config("p2", {"data": {"source": "synthetic", "n_samples": 40,
+      ...                                         "n_features": 3, "dtype": "float32"}})
+      >>> program = build_program(cfg, mcalc.load_data(cfg))  # checked: P2 fits
+      >>> unsummed = mcalc.Task(name="unsummed", loss=lambda p, X, y: (X @ p["w"] - y) ** 2,
+      ...                       init=lambda key, D: {"w": jnp.zeros(D)},
+      ...                       predict=lambda p, X: X @ p["w"])
+      >>> check_task(dataclasses.replace(program, task=unsummed))
+      Traceback (most recent call last):
+      ...
+      ValueError: mcalc.train: task 'unsummed': loss must return a scalar (the sum over samples); got shape (32,).
     """
     with jax.enable_x64(program.dtype == "float64"):
         _check_task(program)
@@ -755,7 +1031,27 @@ def _check_task(program: Program) -> None:
 
 
 def make_data(program: Program, dataset: Any) -> Data:
-    """The :class:`Data` pytree of a dataset, as JAX arrays in the program's dtype."""
+    """The :class:`Data` pytree of a dataset, as JAX arrays in the program's dtype.
+
+    Args:
+      program: the :class:`Program` built for ``dataset`` (its dtype is used).
+      dataset: a :class:`mcalc.data.Dataset`: its training and test splits, as the model
+        sees them (standardised, with any intercept column).
+
+    Returns:
+      ``Data(X [N, D'], y [N], X_test [N_test, D'], y_test [N_test])``.
+
+    Example:
+      >>> import mcalc
+      >>> from mcalc.train import build_program, make_data
+      >>> cfg = mcalc.load_config("p2", {"data": {"source": "synthetic", "n_samples": 40,
+      ...                                         "n_features": 3, "dtype": "float32"}})
+      >>> dataset = mcalc.load_data(cfg)
+      >>> program = build_program(cfg, dataset)
+      >>> data = make_data(program, dataset)
+      >>> data.X.shape, data.y.shape, data.X_test.shape, data.X.dtype
+      ((32, 3), (32,), (8, 3), dtype('float32'))
+    """
     dtype = jnp.dtype(program.dtype)
     return Data(
         X=jnp.asarray(dataset.X_train, dtype),
