@@ -60,9 +60,6 @@ nitpick_ignore_regex = [
     (r"py:class", r"(Path|Array|ArrayLike|Any|Callable|Sequence|Mapping|Iterable|PRNGKey)"),
     (r"py:class", r"(int|float|str|bool|bytes|dict|list|tuple|None|type|object)"),
     (r"py:class", r"(optional|callable|array|array-like|pytree|mapping)"),
-    # mcalc.train.Data's "Attributes: X, y: ..." reads as ":ivar X, y:", i.e. type X, name y.
-    # Remove once that docstring lists one attribute per line.
-    (r"py:class", r"X"),
 ]
 
 html_theme = "furo"
