@@ -23,6 +23,7 @@ import pytest
 import mcalc
 from mcalc.cookbook._page import (
     MEASURED,
+    PAGE_TRIALS,
     compare_measurements,
     compare_structure,
     mask,
@@ -72,7 +73,7 @@ def test_every_entry_verifies_and_the_page_shows_current_errors():
     env = dict(os.environ)
     env.pop("JAX_ENABLE_X64", None)
     out = subprocess.run(
-        [sys.executable, "-m", "mcalc", "verify", "--format", "json"],
+        [sys.executable, "-m", "mcalc", "verify", "--format", "json", "--trials", str(PAGE_TRIALS)],
         env=env,
         capture_output=True,
         text=True,
