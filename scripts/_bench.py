@@ -48,6 +48,13 @@ def parser(description: str) -> argparse.ArgumentParser:
         help="seconds after which a measurement stops repeating (at least one timed call)",
     )
     p.add_argument(
+        "--cores",
+        type=int,
+        default=None,
+        help="run on the first N cores only (this process's affinity; PyTorch and BLAS "
+        "threads follow): per-core efficiency, robust to other jobs on the other cores",
+    )
+    p.add_argument(
         "--keep-blas-env",
         action="store_true",
         help=f"keep {' and '.join(_BLAS_OVERRIDES)} if set (by default they are unset here)",
@@ -68,6 +75,13 @@ def clean_blas_env(args: argparse.Namespace) -> None:
     os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
+def cores() -> int:
+    """CPU cores this process may run on (``--cores``, or the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def environment() -> dict[str, Any]:
     """What the numbers depend on: versions, cores, which BLAS kernel numpy runs."""
     import jax
@@ -78,6 +92,7 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
+        "cores_used": cores(),
         "jax": jax.__version__,
         "jax_backend": jax.default_backend(),
         "jax_devices": [str(d) for d in jax.devices()],
@@ -106,6 +121,7 @@ def print_environment(info: dict[str, Any]) -> None:
     print(
         f"jax {info['jax']} ({info['jax_backend']}), numpy {info['numpy']}, "
         f"scikit-learn {info['scikit-learn']}, python {info['python']}, {info['cpu_count']} cores"
+        + (f" ({info['cores_used']} used)" if info["cores_used"] != info["cpu_count"] else "")
     )
     pools = info["threadpools"]
     if isinstance(pools, list):
@@ -528,6 +544,11 @@ def start(
     """
     args = p.parse_args()
     clean_blas_env(args)
+    if args.cores:
+        # Before JAX, NumPy's BLAS and PyTorch size their thread pools from it.
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.cores])
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.cores)
     import jax
 
     jax.config.update("jax_enable_x64", True)

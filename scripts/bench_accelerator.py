@@ -28,7 +28,6 @@ Each row states the device it ran on. Sizes shrink with ``--quick``.
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import _bench
@@ -111,7 +110,7 @@ def _path_rows(n, d, args, t):
         rows.append(
             _bench.Row(
                 f"λ path x32, synthetic {n}x{d} f64",
-                f"sklearn warm_start loop ({os.cpu_count()} CPU cores)",
+                f"sklearn warm_start loop ({_bench.cores()} CPU cores)",
                 ref,
                 f"logistic_path {s}",
                 tm[s],
@@ -134,7 +133,7 @@ def main() -> int:
             D, M = (16, 32) if args.quick else (64, 256)
             # the goal: no slower than PyTorch on the same device; no floor goal
             rows += _resnet_rows(B, D, M, args, args.quick, square=8192, goals=(1.0, None))
-        rows += _sweep_rows(20 if args.quick else 1000, 20 if args.quick else 100, args, args.quick)
+        rows += _sweep_rows(10 if args.quick else 1000, 10 if args.quick else 100, args, args.quick)
     n, d = (2_000, 20) if args.quick else (1_000_000, 100)
     rows += _path_rows(n, d, args, t)
     _bench.print_table(f"On {jax.devices()[0].device_kind}: mcalc vs the same job elsewhere", rows)

@@ -14,7 +14,7 @@ takes less than a few seconds; speed-ups are medians of per-round ratios):
   Floor: one ``XᵀX``, timed in this run (jit-compiled, contracting the rows).
 - Residual-net SGD step, B=1024, D=64, M=256, float32: the closed-form
   ``resnet_grad`` + ``optax.sgd``, jit-compiled with donated buffers, against
-  PyTorch eager autograd (``torch.set_num_threads`` = the machine's cores);
+  PyTorch eager autograd (``torch.set_num_threads`` = the cores used: ``--cores``);
   skipped with a message when torch is absent (``pip install -e .[bench]``).
   Floor: 10 B D M matmul FLOPs over the float32 rate of a square product timed in
   the same rounds.
@@ -22,12 +22,13 @@ takes less than a few seconds; speed-ups are medians of per-round ratios):
 Each tool gets its native arrays: NumPy for scikit-learn and NumPy, JAX arrays
 (converted once, outside the timing) for mcalc, torch tensors for PyTorch.
 
-Run: ``python scripts/bench_solvers.py [--quick] [--json docs/_data/bench/bench_solvers.json] [--tol TOL]``.
+Run: ``python scripts/bench_solvers.py [--quick] [--json docs/_data/bench/bench_solvers.json] [--tol TOL]``;
+``--only resnet --cores 1`` times the training step on one core (PyTorch with one thread):
+how fast each runs per core, whatever the other cores are doing.
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import _bench
@@ -185,7 +186,7 @@ def _resnet_rows(B, D, M, args, quick, *, square=2048, goals=(1.2, 1.5)):
         # jax.default_matmul_precision("highest") there).
         torch.set_float32_matmul_precision("highest")
         if device == "cpu":
-            torch.set_num_threads(os.cpu_count() or 1)
+            torch.set_num_threads(_bench.cores())
 
         def tensor(a):
             return torch.tensor(np.asarray(a), device=device)
@@ -257,23 +258,31 @@ def _resnet_rows(B, D, M, args, quick, *, square=2048, goals=(1.2, 1.5)):
 def main() -> int:
     p = _bench.parser(__doc__.splitlines()[0])
     p.add_argument("--tol", type=float, default=1e-8, help="tolerance of every logistic fit")
+    parts = ("logistic", "least_squares", "resnet")
+    p.add_argument(
+        "--only", choices=parts, action="append", help="these rows only (repeatable; default all)"
+    )
     args, info, t = _bench.start(p)
+    only = set(args.only or parts)
 
     rows: list[_bench.Row] = []
     warnings.filterwarnings("ignore", message=".*lbfgs failed to converge.*")
 
-    X, y = _bench.breast_cancer()
-    rows += _logistic_rows("breast cancer 569x30 f64", X, y, 1.0, args.tol, args, 5.0, None)
-    n, d = (2_000, 20) if args.quick else (200_000, 100)
-    X, y = _bench.synthetic_logistic(n, d)
-    rows += _logistic_rows(f"synthetic {n}x{d} f64", X, y, 1.0, args.tol, args, None, 2.5)
-    del X, y
+    if "logistic" in only:
+        X, y = _bench.breast_cancer()
+        rows += _logistic_rows("breast cancer 569x30 f64", X, y, 1.0, args.tol, args, 5.0, None)
+        n, d = (2_000, 20) if args.quick else (200_000, 100)
+        X, y = _bench.synthetic_logistic(n, d)
+        rows += _logistic_rows(f"synthetic {n}x{d} f64", X, y, 1.0, args.tol, args, None, 2.5)
+        del X, y
 
-    n, d = (20_000, 20) if args.quick else (1_000_000, 100)
-    rows += _least_squares_rows(n, d, t, args)
+    if "least_squares" in only:
+        n, d = (20_000, 20) if args.quick else (1_000_000, 100)
+        rows += _least_squares_rows(n, d, t, args)
 
-    B, D, M = (128, 16, 32) if args.quick else (1024, 64, 256)
-    rows += _resnet_rows(B, D, M, args, args.quick)
+    if "resnet" in only:
+        B, D, M = (128, 16, 32) if args.quick else (1024, 64, 256)
+        rows += _resnet_rows(B, D, M, args, args.quick)
 
     _bench.print_table("Solvers and training step vs scikit-learn, NumPy, PyTorch", rows)
     _bench.save_json(args.json, "bench_solvers", args, rows, info)

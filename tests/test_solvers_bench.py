@@ -159,7 +159,7 @@ def test_accelerator_check_dry_run(tmp_path):
     assert result["environment"]["missing"] == [] and result["environment"]["dry_run"]
     assert result["tests"]["tests"] >= 2 and result["tests"]["failed"] == []
     tasks = {r["task"].split(" B=")[0].split(" x")[0] for r in result["bench"]}
-    assert {"resnet SGD step", "resnet sweep 20 configs", "λ path"} <= tasks, tasks
+    assert {"resnet SGD step", "resnet sweep 10 configs", "λ path"} <= tasks, tasks
     assert all(r["mcalc"]["median"] > 0 for r in result["bench"])
 
 

@@ -180,7 +180,10 @@ def logistic_path(
     batch a ``vmap`` of :func:`logistic_newton` or :func:`logistic_lbfgs`'s loop
     over its lanes, with ``X`` and ``y`` closed over -- never copied per ``λ``.
     With ``warm_start`` each lane starts from its previous solution, the
-    neighbouring ``λ``. ``batch_size=1`` solves the penalties in sequence (on the
+    neighbouring ``λ``; L-BFGS also starts from its previous curvature memory, made
+    exact for the new penalty (only ``2λ`` of the Hessian changes with ``λ``), so
+    its first step is a quasi-Newton step, not a step along the bare gradient whose
+    line search takes many passes over ``X``. ``batch_size=1`` solves the penalties in sequence (on the
     CPU the fastest from a few KiB of data up), ``batch_size=len(lams)`` as one
     vectorised program (tiny data; accelerators); the default
     (:func:`default_batch_size`) picks by backend and size of ``X``.
