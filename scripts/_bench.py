@@ -55,13 +55,6 @@ def parser(description: str) -> argparse.ArgumentParser:
         "threads follow): per-core efficiency, robust to other jobs on the other cores",
     )
     p.add_argument(
-        "--host-devices",
-        type=int,
-        default=None,
-        help="split the CPU into N JAX devices (XLA_FLAGS=--xla_force_host_platform_device_count"
-        "=N): adds rows that shard work over them",
-    )
-    p.add_argument(
         "--keep-blas-env",
         action="store_true",
         help=f"keep {' and '.join(_BLAS_OVERRIDES)} if set (by default they are unset here)",
@@ -556,9 +549,6 @@ def start(
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.cores])
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(args.cores)
-    if args.host_devices:
-        flag = f"--xla_force_host_platform_device_count={args.host_devices}"
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flag).strip()
     import jax
 
     jax.config.update("jax_enable_x64", True)

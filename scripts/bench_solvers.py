@@ -173,39 +173,6 @@ def _resnet_rows(B, D, M, args, quick, *, square=2048, goals=(1.2, 1.5)):
         "scan": lambda: scan_steps(params0, opt.init(params0), X, y),
         "square": lambda: matmul(A, A),
     }
-    devices = jax.devices()
-    if len(devices) > 1 and devices[0].platform == "cpu" and B % len(devices) == 0:
-        # --host-devices: the batch sharded over JAX's host devices (one thread pool each),
-        # the shards' gradients summed -- the step's products on every core at once.
-        from jax.sharding import NamedSharding
-        from jax.sharding import PartitionSpec as P
-
-        mesh = jax.make_mesh((len(devices),), ("batch",))
-
-        def sharded_grad(params, X, y):
-            g = mcalc.resnet_grad(params, X, y)
-            return jax.tree.map(lambda a: jax.lax.psum(a, "batch"), g)
-
-        shard_grad = jax.shard_map(
-            sharded_grad, mesh=mesh, in_specs=(P(), P("batch"), P("batch")), out_specs=P()
-        )
-
-        def sharded_step(params, opt_state, X, y):
-            updates, opt_state = opt.update(shard_grad(params, X, y), opt_state, params)
-            return optax.apply_updates(params, updates), opt_state
-
-        sstep = jax.jit(sharded_step, donate_argnums=(0, 1))
-        Xs, ys = (jax.device_put(a, NamedSharding(mesh, P("batch"))) for a in (X, y))
-        replicated = NamedSharding(mesh, P())
-        sstate = [jax.device_put(jax.tree.map(jnp.copy, params0), replicated)]
-        sstate.append(jax.device_put(opt.init(sstate[0]), replicated))
-
-        def run_sharded():
-            for _ in range(n_steps):
-                sstate[0], sstate[1] = sstep(sstate[0], sstate[1], Xs, ys)
-            return sstate[0]
-
-        fns["sharded"] = run_sharded
 
     try:
         import torch
@@ -285,17 +252,6 @@ def _resnet_rows(B, D, M, args, quick, *, square=2048, goals=(1.2, 1.5)):
         _bench.Row(
             task, reference, ref, f"{n_steps} steps in lax.scan", per_step(tm["scan"]), **floor
         ),
-    ] + [
-        _bench.Row(
-            task,
-            reference,
-            ref,
-            f"jit step, batch sharded over {len(devices)} host devices",
-            per_step(tm["sharded"]),
-            **floor,
-        )
-        for _ in ("sharded",)
-        if "sharded" in tm
     ]
 
 
