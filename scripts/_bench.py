@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
 import platform
@@ -25,7 +26,7 @@ from typing import Any
 
 # OpenBLAS overrides that the development machines set on some processors for old
 # OpenBLAS builds; they slow a current numpy. The benchmarks drop them from their
-# own process (see spec/performance.md and the environment notes) unless asked not to.
+# own process (see docs/benchmarks.md) unless asked not to.
 _BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 _UNSET_MARK = "MCALC_BENCH_UNSET"
 
@@ -34,12 +35,24 @@ def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks that the script runs")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
-    p.add_argument("--repeat", type=int, default=7, help="timed calls per measurement (median)")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=15,
+        help="rounds of side-by-side timing, or timed calls of a lone measurement (median)",
+    )
     p.add_argument(
         "--budget",
         type=float,
         default=20.0,
         help="seconds after which a measurement stops repeating (at least one timed call)",
+    )
+    p.add_argument(
+        "--cores",
+        type=int,
+        default=None,
+        help="run on the first N cores only (this process's affinity; PyTorch and BLAS "
+        "threads follow): per-core efficiency, robust to other jobs on the other cores",
     )
     p.add_argument(
         "--keep-blas-env",
@@ -62,6 +75,13 @@ def clean_blas_env(args: argparse.Namespace) -> None:
     os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
+def cores() -> int:
+    """CPU cores this process may run on (``--cores``, or the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def environment() -> dict[str, Any]:
     """What the numbers depend on: versions, cores, which BLAS kernel numpy runs."""
     import jax
@@ -72,6 +92,7 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
+        "cores_used": cores(),
         "jax": jax.__version__,
         "jax_backend": jax.default_backend(),
         "jax_devices": [str(d) for d in jax.devices()],
@@ -100,6 +121,7 @@ def print_environment(info: dict[str, Any]) -> None:
     print(
         f"jax {info['jax']} ({info['jax_backend']}), numpy {info['numpy']}, "
         f"scikit-learn {info['scikit-learn']}, python {info['python']}, {info['cpu_count']} cores"
+        + (f" ({info['cores_used']} used)" if info["cores_used"] != info["cpu_count"] else "")
     )
     pools = info["threadpools"]
     if isinstance(pools, list):
@@ -126,11 +148,17 @@ def print_environment(info: dict[str, Any]) -> None:
 
 @dataclasses.dataclass
 class Timing:
-    """Seconds: ``first`` is the first call (with JAX, tracing + compilation + one run)."""
+    """Seconds: ``first`` is the first call (with JAX, tracing + compilation + one run).
+
+    ``times`` are the samples; the median is reported. Timings taken by one
+    :func:`interleave` call share a ``group``: their samples are paired round by
+    round, and a ratio of two of them is taken round by round (:func:`ratio`).
+    """
 
     median: float
     first: float
     times: list[float]
+    group: int | None = None
 
     @property
     def compile(self) -> float:
@@ -171,9 +199,126 @@ def measure(fn: Callable[[], Any], *, repeat: int = 7, budget: float = 20.0) -> 
     return Timing(median=statistics.median(times), first=first, times=times)
 
 
+_groups = itertools.count()
+
+
+def interleave(
+    fns: dict[str, Callable[[], Any]],
+    *,
+    rounds: int = 15,
+    budget: float = 60.0,
+    sample: float = 0.02,
+    calls: int | None = None,
+) -> dict[str, Timing]:
+    """Time several functions side by side, round after round; a :class:`Timing` each.
+
+    Each function is called twice first (the first call's time is its ``first``:
+    with JAX, tracing and compilation). Then every round times each function in
+    turn; a round's sample for a function is the mean of as many back-to-back calls
+    as fill about ``sample`` seconds (at least one; each call waited for). The
+    order alternates from round to round (A B C, C B A, ...), so that neither side
+    always runs first. Rounds stop after ``rounds``, or once ``budget`` seconds
+    have been spent and three rounds are done. ``calls`` fixes the calls per
+    sample and skips the second warm-up (for functions that take seconds).
+
+    On a shared machine the load changes while a benchmark runs; two functions
+    timed in the same round see the same load, so their ratio per round is much
+    steadier than a ratio of two medians taken minutes apart. :func:`ratio` gives
+    its median and spread.
+    """
+    names = list(fns)
+    group = next(_groups)
+    first: dict[str, float] = {}
+    n_calls: dict[str, int] = {}
+    for name in names:
+        fn = fns[name]
+        t0 = time.perf_counter()
+        _block(fn())
+        first[name] = time.perf_counter() - t0
+        if calls is not None:
+            n_calls[name] = max(1, calls)
+            continue
+        t0 = time.perf_counter()
+        _block(fn())
+        warm = time.perf_counter() - t0
+        n_calls[name] = max(1, min(10_000, int(sample / max(warm, 1e-9))))
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    spent = 0.0
+    for r in range(max(1, rounds)):
+        for name in names if r % 2 == 0 else names[::-1]:
+            fn, n = fns[name], n_calls[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                _block(fn())
+            dt = time.perf_counter() - t0
+            samples[name].append(dt / n)
+            spent += dt
+        if spent > budget and r >= 2:
+            break
+    return {
+        name: Timing(
+            median=statistics.median(samples[name]),
+            first=first[name],
+            times=samples[name],
+            group=group,
+        )
+        for name in names
+    }
+
+
+def _canonical_hlo(fn: Callable[..., Any], *args: Any) -> list[str]:
+    """The optimised HLO of ``jax.jit(fn)(*args)`` without names, metadata or source info."""
+    import re
+
+    import jax
+
+    text = jax.jit(fn).lower(*args).compile().as_text()
+    text = re.sub(r", metadata=\{[^}]*\}", "", text)
+    text = re.sub(r"%[\w.\-]+", "%", text)
+    text = re.sub(r"\bparam(eter)?_[\d.]+", "p", text)
+    return [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip()
+        and not line.startswith(("HloModule", "FileNames", "FunctionNames", "FileLocations"))
+        and not line.startswith("StackFrames")
+        and not re.match(r"^\d+ ", line.strip())
+    ]
+
+
+def same_program(f: Callable[..., Any], g: Callable[..., Any], *args: Any) -> bool:
+    """Whether XLA compiles ``f`` and ``g`` at ``args`` to the same program (names aside)."""
+    return _canonical_hlo(f, *args) == _canonical_hlo(g, *args)
+
+
+def _quartiles(values: list[float]) -> tuple[float, float, float]:
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+def ratio(num: Timing, den: Timing) -> tuple[float, tuple[float, float] | None]:
+    """``num / den`` and its spread (first and third quartiles), or ``None`` unpaired.
+
+    Two timings of one :func:`interleave` call are paired: the ratio is taken in
+    each round and its median reported, with the interquartile range of the
+    rounds as the spread. Otherwise, the ratio of the medians.
+    """
+    if num.group is not None and num.group == den.group and len(num.times) == len(den.times):
+        q1, q2, q3 = _quartiles([a / b for a, b in zip(num.times, den.times, strict=True)])
+        return q2, (q1, q3)
+    return num.median / den.median, None
+
+
 @dataclasses.dataclass
 class Row:
-    """One line of a benchmark table. ``ref`` or ``floor`` may be missing."""
+    """One line of a benchmark table. ``ref`` or ``floor`` may be missing.
+
+    The floor is ``floor`` seconds, or ``floor_scale`` times the timing
+    ``floor_timing`` (a product timed beside mcalc, say): then ``mcalc/floor`` is
+    paired round by round like the speed-up.
+    """
 
     task: str
     reference: str
@@ -185,23 +330,54 @@ class Row:
     goal: str = ""  # e.g. ">= 3x ref", "<= 1.15x floor"
     goal_met: bool | None = None
     note: str = ""
+    floor_timing: Timing | None = None
+    floor_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.floor is None and self.floor_timing is not None:
+            self.floor = self.floor_scale * self.floor_timing.median
 
     @property
     def speedup(self) -> float | None:
-        return None if self.ref is None else self.ref.median / self.mcalc.median
+        return None if self.ref is None else ratio(self.ref, self.mcalc)[0]
+
+    @property
+    def speedup_spread(self) -> tuple[float, float] | None:
+        return None if self.ref is None else ratio(self.ref, self.mcalc)[1]
 
     @property
     def over_floor(self) -> float | None:
+        if self.floor_timing is not None:
+            return ratio(self.mcalc, self.floor_timing)[0] / self.floor_scale
         return None if not self.floor else self.mcalc.median / self.floor
 
+    @property
+    def over_floor_spread(self) -> tuple[float, float] | None:
+        if self.floor_timing is None:
+            return None
+        spread = ratio(self.mcalc, self.floor_timing)[1]
+        return (
+            None if spread is None else (spread[0] / self.floor_scale, spread[1] / self.floor_scale)
+        )
+
     def check(
-        self, *, min_speedup: float | None = None, max_over_floor: float | None = None
+        self,
+        *,
+        min_speedup: float | None = None,
+        max_over_floor: float | None = None,
+        same_program: bool = False,
     ) -> Row:
-        """Set ``goal`` and ``goal_met`` from the thresholds of spec/performance.md."""
+        """Set ``goal`` and ``goal_met`` (on the medians) from the goals' thresholds.
+
+        ``same_program``: mcalc and the reference compile to the same program (see
+        :func:`same_program`), so a goal of ``>=1x`` is met by construction -- their
+        measured ratio is 1 up to noise, on either side of it.
+        """
         parts, met = [], True
         if min_speedup is not None:
-            parts.append(f">={min_speedup:g}x")
-            met &= self.speedup is not None and self.speedup >= min_speedup
+            level = same_program and min_speedup <= 1.0
+            parts.append(f">={min_speedup:g}x" + (" (same program)" if level else ""))
+            met &= level or (self.speedup is not None and self.speedup >= min_speedup)
         if max_over_floor is not None:
             parts.append(f"<={max_over_floor:g}x floor")
             met &= self.over_floor is not None and self.over_floor <= max_over_floor
@@ -210,11 +386,14 @@ class Row:
 
     def as_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        for k in ("ref", "mcalc"):
+        for k in ("ref", "mcalc", "floor_timing"):
             t = getattr(self, k)
             d[k] = None if t is None else {**dataclasses.asdict(t), "compile": t.compile}
         d["speedup"] = self.speedup
+        d["speedup_spread"] = self.speedup_spread
         d["over_floor"] = self.over_floor
+        d["over_floor_spread"] = self.over_floor_spread
+        d["rounds"] = len(self.mcalc.times)
         return d
 
 
@@ -228,8 +407,11 @@ def fmt_time(s: float | None) -> str:
     return f"{s * 1e6:.0f} µs"
 
 
-def fmt_ratio(r: float | None) -> str:
-    return "—" if r is None else f"{r:.2f}x"
+def fmt_ratio(r: float | None, spread: tuple[float, float] | None = None) -> str:
+    """``1.23x``, with the spread when there is one: ``1.23x (1.18-1.27)``."""
+    if r is None:
+        return "—"
+    return f"{r:.2f}x" if spread is None else f"{r:.2f}x ({spread[0]:.2f}-{spread[1]:.2f})"
 
 
 def print_table(title: str, rows: list[Row]) -> None:
@@ -256,9 +438,9 @@ def print_table(title: str, rows: list[Row]) -> None:
                 fmt_time(r.ref.median if r.ref else None),
                 r.mcalc_label,
                 fmt_time(r.mcalc.median),
-                fmt_ratio(r.speedup),
+                fmt_ratio(r.speedup, r.speedup_spread),
                 fmt_time(r.floor),
-                fmt_ratio(r.over_floor),
+                fmt_ratio(r.over_floor, r.over_floor_spread),
                 fmt_time(r.mcalc.compile),
                 goal,
             ]
@@ -279,7 +461,9 @@ def print_table(title: str, rows: list[Row]) -> None:
             print(f"  * {task}: {note}")
     print(
         "speed-up = reference / mcalc (higher is better); mcalc/floor: 1.00x is the machine's "
-        "limit; compile: mcalc's first call beyond a steady one (not in the medians)."
+        "limit; (a-b): first and third quartiles of the ratio over the rounds, where the two "
+        "were timed side by side; compile: mcalc's first call beyond a steady one (not in the "
+        "medians)."
     )
 
 
@@ -290,11 +474,14 @@ def save_json(
         return
     payload = {
         "script": script,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "load_average_1min_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "quick": bool(args.quick),
         "repeat": args.repeat,
         "environment": info,
         "rows": [r.as_dict() for r in rows],
     }
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w") as f:
         json.dump(payload, f, indent=2, default=str)
     print(f"results written to {path}")
@@ -332,6 +519,21 @@ def matmul_rate(t: Callable[[Callable[[], Any]], Timing], *, quick: bool) -> tup
     return rate, f"{rate / 1e9:.0f} GFLOP/s ({S}x{S} f32 product)"
 
 
+def side_by_side(
+    args: argparse.Namespace,
+    fns: dict[str, Callable[[], Any]],
+    *,
+    rounds: int | None = None,
+    calls: int | None = None,
+) -> dict[str, Timing]:
+    """:func:`interleave` with the script's ``--repeat`` rounds and ``--budget`` per function.
+
+    ``rounds`` (fewer, for jobs of seconds) is capped by ``--repeat`` too.
+    """
+    rounds = args.repeat if rounds is None else min(rounds, args.repeat)
+    return interleave(fns, rounds=rounds, budget=args.budget * len(fns), calls=calls)
+
+
 def start(
     p: argparse.ArgumentParser,
 ) -> tuple[argparse.Namespace, dict[str, Any], Callable[[Callable[[], Any]], Timing]]:
@@ -342,6 +544,11 @@ def start(
     """
     args = p.parse_args()
     clean_blas_env(args)
+    if args.cores:
+        # Before JAX, NumPy's BLAS and PyTorch size their thread pools from it.
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.cores])
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.cores)
     import jax
 
     jax.config.update("jax_enable_x64", True)

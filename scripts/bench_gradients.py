@@ -1,6 +1,9 @@
 """Closed-form gradients against ``jax.grad`` of the same function, both jit-compiled.
 
-Rows (spec/performance.md, issue 2 item 7):
+Every row's functions are timed side by side, round after round (``_bench.interleave``);
+speed-ups are medians of per-round ratios, with their quartiles.
+
+Rows:
 
 - ``trace_power_grad`` for D in {256, 1024}, k in {2, 3, 8, 32}, float32, against
   ``jax.grad(mcalc.trace_power)`` and against what a user would write,
@@ -15,7 +18,7 @@ Rows (spec/performance.md, issue 2 item 7):
   Floor: its 10 N D M matmul FLOPs over the float32 matmul rate measured in this
   run on a 2048 x 2048 product.
 
-Run: ``python scripts/bench_gradients.py [--quick] [--json PATH]``.
+Run: ``python scripts/bench_gradients.py [--quick] [--json docs/_data/bench/bench_gradients.json]``.
 """
 
 from __future__ import annotations
@@ -55,8 +58,11 @@ def main() -> int:
     rows: list[_bench.Row] = []
     errors: list[float] = []  # closed form vs jax.grad, relative to the largest entry
     matmul = jax.jit(jnp.matmul)
+    elementwise = jax.jit(lambda X: X + X)
 
     # ---- P1: trace of a matrix power ------------------------------------------------
+    # All the functions of one size are timed side by side, round after round
+    # (_bench.interleave): each ratio is taken within a round, under the same load.
     sizes = (64, 128) if args.quick else (256, 1024)
     ks = (2, 3, 8, 32)
     for D in sizes:
@@ -64,46 +70,57 @@ def main() -> int:
         # ‖X‖ ≈ 1: powers stay O(1). (Scaled in float32: a NumPy scalar would promote to f64.)
         X = jax.random.normal(key, (D, D), jnp.float32) * jnp.float32(1 / np.sqrt(D))
         assert X.dtype == jnp.float32
-        product = t(lambda X=X: matmul(X, X))
+        fns = {"product": lambda X=X: matmul(X, X), "pass": lambda X=X: elementwise(X)}
         for k in ks:
             closed = jax.jit(lambda X, k=k: mcalc.trace_power_grad(X, k))
             auto = jax.jit(jax.grad(lambda X, k=k: mcalc.trace_power(X, k)))
             naive = jax.jit(jax.grad(lambda X, k=k: jnp.trace(jnp.linalg.matrix_power(X, k))))
-            m = t(lambda X=X, f=closed: f(X))  # first: its first call is the compile
-            errors.append(_rel_error(closed(X), auto(X)))
+            fns |= {
+                f"closed{k}": lambda X=X, f=closed: f(X),
+                f"auto{k}": lambda X=X, f=auto: f(X),
+                f"naive{k}": lambda X=X, f=naive: f(X),
+            }
+        tm = _bench.side_by_side(args, fns)
+        for k in ks:
+            closed = lambda X, k=k: mcalc.trace_power_grad(X, k)  # noqa: E731
+            auto = jax.grad(lambda X, k=k: mcalc.trace_power(X, k))
+            errors.append(_rel_error(jax.jit(closed)(X), jax.jit(auto)(X)))
+            same = _bench.same_program(closed, auto, X)
             n_prod = _products(k)
             if n_prod:
-                floor, note = n_prod * product.median, f"{n_prod} products x one {D}x{D} product"
+                floor = dict(floor_timing=tm["product"], floor_scale=n_prod)
+                note = f"{n_prod} products x one {D}x{D} product"
             else:
                 # one read and one write of D² floats, without a transpose: the memory floor
-                scale = jax.jit(lambda X: X + X)
-                floor = t(lambda X=X, f=scale: f(X)).median
+                floor = dict(floor_timing=tm["pass"])
                 note = "no product: one elementwise pass (timed as X + X)"
-            # The goals of spec/performance.md are against what a user would write (the
-            # jnp reference); against jax.grad of mcalc's own trace_power: no slower.
+            # The goals are against what a user would write (the jnp reference); against
+            # jax.grad of mcalc's own trace_power: no slower.
             goal = 3.0 if k <= 3 else 1.7
             task = f"tr(X^{k}) grad D={D} f32"
             max_floor = 1.15 if (D == 1024 and k == 32) else None
+            m = tm[f"closed{k}"]
             rows.append(
                 _bench.Row(
                     task,
                     "jax.grad(mcalc.trace_power)",
-                    t(lambda X=X, f=auto: f(X)),
+                    tm[f"auto{k}"],
                     "trace_power_grad",
                     m,
-                    floor=floor,
                     floor_note=note,
-                ).check(min_speedup=1.0)
+                    note="compiles to the same program as jax.grad" if same else "",
+                    **floor,
+                ).check(min_speedup=1.0, same_program=same)
             )
             rows.append(
                 _bench.Row(
                     task,
                     "jax.grad(trace(jnp matrix_power))",
-                    t(lambda X=X, f=naive: f(X)),
+                    tm[f"naive{k}"],
                     "trace_power_grad",
                     m,
-                    floor=floor,
                     floor_note=note,
+                    **floor,
                 ).check(min_speedup=goal, max_over_floor=max_floor)
             )
 
@@ -116,31 +133,40 @@ def main() -> int:
     auto = jax.jit(jax.grad(lambda w, X, y: mcalc.logistic_l2(w, X, y, lam=1.0)))
     one_pass = jax.jit(lambda w, X, y: _logistic._value_grad(w, X, y, 1.0))
     auto_vg = jax.jit(jax.value_and_grad(lambda w, X, y: mcalc.logistic_l2(w, X, y, lam=1.0)))
-    matvec = t(lambda: matmul(X, w))
-    floor = 2 * matvec.median
+    tm = _bench.side_by_side(
+        args,
+        {
+            "matvec": lambda: matmul(X, w),
+            "auto": lambda: auto(w, X, y),
+            "closed": lambda: closed(w, X, y),
+            "auto_vg": lambda: auto_vg(w, X, y),
+            "one_pass": lambda: one_pass(w, X, y),
+        },
+    )
+    floor = dict(floor_timing=tm["matvec"], floor_scale=2)
     note = "two reads of X, each timed as jit(X @ w)"
     task = f"logistic grad {n}x{d} f64"
     rows.append(
         _bench.Row(
             task,
             "jax.grad(logistic_l2)",
-            t(lambda: auto(w, X, y)),
+            tm["auto"],
             "logistic_l2_grad",
-            t(lambda: closed(w, X, y)),
-            floor=floor,
+            tm["closed"],
             floor_note=note,
+            **floor,
         ).check(min_speedup=1.0)
     )
     rows.append(
         _bench.Row(
             f"logistic value+grad {n}x{d} f64",
             "jax.value_and_grad(logistic_l2)",
-            t(lambda: auto_vg(w, X, y)),
+            tm["auto_vg"],
             "solvers one-pass value+grad",
-            t(lambda: one_pass(w, X, y)),
-            floor=floor,
+            tm["one_pass"],
             floor_note=note,
             note="the blocked one-pass evaluation mcalc.solvers uses; below 1x: under the two-pass floor",
+            **floor,
         )
     )
 
@@ -154,17 +180,29 @@ def main() -> int:
     yr = jax.random.bernoulli(ky, 0.5, (N,)).astype(jnp.float32)
     closed = jax.jit(mcalc.resnet_grad)
     auto = jax.jit(jax.grad(mcalc.resnet_loss))
-    rate, rate_note = _bench.matmul_rate(t, quick=args.quick)
+    S = 512 if args.quick else 2048
+    A = jax.random.normal(jax.random.key(1), (S, S), jnp.float32)
+    tm = _bench.side_by_side(
+        args,
+        {
+            "auto": lambda: auto(params, Xr, yr),
+            "closed": lambda: closed(params, Xr, yr),
+            "square": lambda: matmul(A, A),
+        },
+    )
     flops = 10 * N * D * M
+    rate = 2 * S**3 / tm["square"].median
     rows.append(
         _bench.Row(
             f"resnet grad D={D} M={M} N={N} f32",
             "jax.grad(resnet_loss)",
-            t(lambda: auto(params, Xr, yr)),
+            tm["auto"],
             "resnet_grad",
-            t(lambda: closed(params, Xr, yr)),
-            floor=flops / rate,
-            floor_note=f"{flops / 1e6:.0f} MFLOP at {rate_note}",
+            tm["closed"],
+            # the FLOPs at the rate of the square product, timed in the same rounds
+            floor_timing=tm["square"],
+            floor_scale=flops / (2 * S**3),
+            floor_note=f"{flops / 1e6:.0f} MFLOP at {rate / 1e9:.0f} GFLOP/s ({S}x{S} f32 product)",
         ).check(min_speedup=1.0)
     )
 

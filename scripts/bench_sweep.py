@@ -50,6 +50,23 @@ def _group(config: dict, lam_key: str, values: list[float], seeds: list[int]):
     return program, data, hypers, keys
 
 
+def resnet_config(D: int, M: int, B: int, N: int, steps: int) -> dict:
+    """The residual network's run: synthetic data (N training samples of width D), hidden
+    width M, SGD on minibatches of B, ``steps`` steps in one chunk."""
+    return {
+        "task": "p7",
+        "data": {
+            "source": "synthetic",
+            "n_samples": int(N * 1.25),
+            "n_features": D,
+            "dtype": "float32",
+        },
+        "model": {"hidden": M, "init_scale": 1.0},
+        "optimizer": {"name": "sgd", "learning_rate": 0.1, "schedule": None},
+        "train": {"steps": steps, "log_every": steps, "batch_size": B, "tol": None},
+    }
+
+
 def _rows(
     title, program, data, hypers, keys, widths, t, *, floor=None, floor_note="", goal_floor=None
 ):
@@ -104,18 +121,7 @@ def main() -> int:
     lrs, seeds = (
         ([0.1, 0.3], [0, 1]) if args.quick else ([0.01 * 2**i for i in range(8)], list(range(8)))
     )
-    resnet = {
-        "task": "p7",
-        "data": {
-            "source": "synthetic",
-            "n_samples": int(N * 1.25),
-            "n_features": D,
-            "dtype": "float32",
-        },
-        "model": {"hidden": M, "init_scale": 1.0},
-        "optimizer": {"name": "sgd", "learning_rate": 0.1, "schedule": None},
-        "train": {"steps": steps, "log_every": steps, "batch_size": B, "tol": None},
-    }
+    resnet = resnet_config(D, M, B, N, steps)
     program, data, hypers, keys = _group(resnet, "optimizer.learning_rate", lrs, seeds)
     n = keys.shape[0]
     flops = n * steps * 10 * B * D * M

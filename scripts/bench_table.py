@@ -35,8 +35,9 @@ def table(path: str) -> str:
         goal = r["goal"] + (" met" if r["goal_met"] else " **missed**") if r["goal"] else ""
         lines.append(
             f"| {r['task']} | {r['reference']} | {_bench.fmt_time(ref)} | {r['mcalc_label']} | "
-            f"{_bench.fmt_time(r['mcalc']['median'])} | {_bench.fmt_ratio(r['speedup'])} | "
-            f"{_bench.fmt_ratio(r['over_floor'])} | {_bench.fmt_time(r['mcalc']['compile'])} | {goal} |"
+            f"{_bench.fmt_time(r['mcalc']['median'])} | "
+            f"{_bench.fmt_ratio(r['speedup'], r.get('speedup_spread'))} | "
+            f"{_bench.fmt_ratio(r['over_floor'], r.get('over_floor_spread'))} | {_bench.fmt_time(r['mcalc']['compile'])} | {goal} |"
         )
     notes = [f"- {r['task']}: {r['floor_note']}" for r in data["rows"] if r.get("floor_note")]
     notes += [f"- {r['task']}: {r['note']}" for r in data["rows"] if r.get("note")]

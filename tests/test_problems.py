@@ -188,6 +188,32 @@ def test_least_squares_fewer_samples_than_features():
     np.testing.assert_allclose(res.sigma2, 0.0, atol=1e-20)
 
 
+def test_least_squares_moments_in_one_blocked_pass(monkeypatch):
+    # 1000 rows in blocks of 256 and a remainder of 232: the sums equal the plain products.
+    from mcalc.problems import _p4_gaussian
+
+    X, y = _regression(N=1000, D=5)
+    monkeypatch.setattr(_p4_gaussian, "_BLOCK_BYTES", 256 * 5 * 8)
+    G, b, yy = jax.jit(_p4_gaussian._moments)(X, y)
+    Xn, yn = np.asarray(X), np.asarray(y)
+    np.testing.assert_allclose(G, Xn.T @ Xn, rtol=1e-12)
+    np.testing.assert_allclose(b, yn @ Xn, rtol=1e-12)
+    np.testing.assert_allclose(yy, yn @ yn, rtol=1e-12)
+    res = _p4_gaussian._least_squares(X, y)  # compiled afresh with the small blocks
+    np.testing.assert_allclose(res.w, np.linalg.lstsq(Xn, yn, rcond=None)[0], rtol=1e-10)
+
+
+@pytest.mark.parametrize("noise", [0.1, 1e-7, 0.0])
+def test_least_squares_sigma2_accurate_for_any_fit(noise):
+    # σ² from the moments (yᵀy - 2bᵀw + wᵀGw) cancels catastrophically for a near-exact
+    # fit: there the residual must be formed explicitly.
+    X, y = _regression(N=200, D=5)
+    y = X @ jnp.arange(1.0, 6.0) + noise * jax.random.normal(jax.random.key(9), (200,))
+    res = mcalc.least_squares(X, y)
+    r = np.asarray(y) - np.asarray(X) @ np.asarray(res.w)
+    np.testing.assert_allclose(res.sigma2, r @ r / 200, rtol=1e-9, atol=1e-30)
+
+
 def test_least_squares_under_jit_and_float32():
     X, y = _regression()
     res = jax.jit(mcalc.least_squares)(X.astype(jnp.float32), y.astype(jnp.float32))
@@ -300,3 +326,54 @@ def test_gradients_keep_their_direction_at_large_margins():
     got3 = mcalc.bipolar_squared_grad(w, X, ones)
     np.testing.assert_allclose(got3, expected3, rtol=1e-12)
     assert np.all(got3 != 0)
+
+
+# --- the closed forms' compiled layout ------------------------------------------
+
+
+# XLA's CPU backend: which products reach its fast matmul (YNNPACK) is its own policy.
+_CPU_ONLY = pytest.mark.skipif(
+    jax.default_backend() != "cpu", reason="the layouts of XLA's CPU backend"
+)
+
+
+def _matrix_dots(fn, *args):
+    """``(output shape, lhs contracting dims, rhs contracting dims)`` of every product of
+    two matrices in the optimised HLO of ``jit(fn)`` (matrix-vector products aside)."""
+    import re
+
+    hlo = jax.jit(fn).lower(*args).compile().as_text()
+    dots = []
+    for m in re.finditer(
+        r"= \w+\[([\d,]*)\]\{[^}]*\} dot\([^)]*\), lhs_contracting_dims=\{(\d*)\}, "
+        r"rhs_contracting_dims=\{(\d*)\}",
+        hlo,
+    ):
+        shape = tuple(int(s) for s in m.group(1).split(",") if s)
+        if len(shape) == 2 and min(shape) > 1:
+            dots.append((shape, m.group(2), m.group(3)))
+    return dots
+
+
+@_CPU_ONLY
+@pytest.mark.parametrize("k", [3, 4, 8])
+def test_trace_power_grad_compiles_to_plain_products(k):
+    # A product whose left operand is contracted on its first axis (the transposed
+    # layout XLA's CPU backend leaves outside its fast matmul) would be a slower program
+    # than XLA's own reverse pass; every product must be a plain row-major A @ B.
+    X = jnp.ones((64, 64), jnp.float32)
+    dots = _matrix_dots(lambda X: mcalc.trace_power_grad(X, k), X)
+    assert len(dots) >= 1
+    assert all(lhs == "1" and rhs == "0" for _, lhs, rhs in dots), dots
+
+
+@_CPU_ONLY
+def test_resnet_grad_weight_gradients_compile_to_plain_products():
+    # Gᵀ A over the samples, written as contractions over the row axis, compile to products
+    # with a transposed left operand; the closed form transposes its narrow operands.
+    p = mcalc.resnet_init(jax.random.key(0), D=16, M=32, dtype=jnp.float32)
+    X, y = jnp.ones((128, 16), jnp.float32), jnp.ones(128, jnp.float32)
+    dots = _matrix_dots(mcalc.resnet_grad, p, X, y)
+    assert len(dots) == 5, dots  # two forward products, three backward
+    assert all(lhs == "1" for _, lhs, _ in dots), dots
+    assert {shape for shape, _, _ in dots} >= {(16, 32)}  # ∇W1, and ∇W0 before its transpose

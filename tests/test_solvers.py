@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
@@ -125,6 +126,79 @@ def test_jit_and_vmap_over_lambda(small):
     batched = jax.jit(jax.vmap(lambda lam: mcalc.logistic_newton(X, y, lam=lam).w))(lams)
     for lam, w in zip(lams, batched, strict=True):
         np.testing.assert_allclose(w, mcalc.logistic_newton(X, y, lam=float(lam)).w, rtol=1e-9)
+
+
+def test_shift_penalty_is_the_closed_form_at_the_new_lambda(small):
+    X, y = map(jnp.asarray, small)
+    w = jnp.array([0.3, -0.2, 0.7])
+    f, g = _logistic._value_grad(w, X, y, 2.0)
+    f1, g1 = _logistic.shift_penalty(w, f, g, 2.0, 0.25)
+    np.testing.assert_allclose(f1, mcalc.logistic_l2(w, X, y, lam=0.25), rtol=1e-13)
+    np.testing.assert_allclose(g1, mcalc.logistic_l2_grad(w, X, y, lam=0.25), rtol=1e-12)
+
+
+def test_carried_lbfgs_memory_is_exact_at_the_new_lambda(cancer):
+    """The pairs (s, y) and the last gradient of a solve at λ_a, carried to λ_b, are the
+    ones the same iterates give at λ_b."""
+    X, y = map(jnp.asarray, cancer)
+    w0 = jnp.zeros(30)
+    _, memory, _ = _logistic.lbfgs_solve(X, y, 1.0, w0, 1e-12, 3)  # 3 steps: 2 pairs stored
+    carried = _logistic.carry_memory(memory, 1.0, 0.1)
+    get = optax.tree.get
+    S, Y = get(carried, "diff_params_memory"), get(carried, "diff_updates_memory")
+    used = np.flatnonzero(np.abs(np.asarray(S)).sum(1) > 0)
+    assert len(used) == 2
+    # rebuild the iterates: the last params and the steps before them
+    last = get(carried, "params")
+    np.testing.assert_allclose(
+        get(carried, "updates"), mcalc.logistic_l2_grad(last, X, y, lam=0.1), rtol=1e-10
+    )
+    w_prev = last - S[used[-1]]
+    want = mcalc.logistic_l2_grad(last, X, y, lam=0.1) - mcalc.logistic_l2_grad(
+        w_prev, X, y, lam=0.1
+    )
+    np.testing.assert_allclose(Y[used[-1]], want, rtol=1e-9, atol=1e-9)
+    rho = get(carried, "weights_memory")
+    np.testing.assert_allclose(rho[used], 1 / np.sum(S[used] * Y[used], axis=1), rtol=1e-12)
+
+
+def test_warm_started_memory_saves_line_search_evaluations(monkeypatch):
+    """From the previous λ's solution, the carried memory takes quasi-Newton steps at
+    once; a fresh memory's first step, unit length along the gradient of a sum over
+    5000 samples, overshoots and its line search needs many trial points."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5000, 10))
+    y = (rng.random(5000) < 1 / (1 + np.exp(-X @ rng.standard_normal(10)))).astype(float)
+    X, y = jnp.asarray(X), jnp.asarray(y)
+    count = [0]
+    plain = _logistic._value_grad
+
+    def counted(*a):
+        jax.debug.callback(lambda: count.__setitem__(0, count[0] + 1))
+        return plain(*a)
+
+    first, memory, g = _logistic.lbfgs_solve(X, y, 1.0, jnp.zeros(10), 1e-10, 500)
+    monkeypatch.setattr(_logistic, "_value_grad", counted)
+    runs = {}
+    for name, mem, start in (
+        ("fresh", None, None),
+        ("carried", _logistic.carry_memory(memory, 1.0, 0.3), None),
+        (
+            "carried+start",
+            _logistic.carry_memory(memory, 1.0, 0.3),
+            _logistic.shift_penalty(first.w, first.loss, g, 1.0, 0.3),
+        ),
+    ):
+        count[0] = 0
+        res, _, _ = _logistic.lbfgs_solve(X, y, 0.3, first.w, 1e-10, 500, memory=mem, start=start)
+        jax.effects_barrier()
+        assert bool(res.converged)
+        runs[name] = (count[0], res)
+    ref = mcalc.logistic_newton(X, y, lam=0.3, tol=1e-12).w
+    for _, res in runs.values():
+        assert _rel(res.w, ref) < 1e-8
+    assert runs["carried"][0] <= 0.7 * runs["fresh"][0], {k: v[0] for k, v in runs.items()}
+    assert runs["carried+start"][0] == runs["carried"][0] - 1  # no pass for the start
 
 
 # ---------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 import json
 import pathlib
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -34,12 +33,16 @@ def test_measure_reports_median_and_first_call():
     assert timing.compile >= 0.0
 
 
-def test_measure_stops_at_the_budget():
+def test_measure_stops_at_the_budget(monkeypatch):
+    # A clock of the test's own: each call after the warm-up takes exactly 20 ms of it, so the
+    # verdict does not depend on how fast the machine is.
+    clock = [0.0]
+    monkeypatch.setattr(_bench.time, "perf_counter", lambda: clock[0])
     calls = []
 
     def fn():  # instant warm-up, then 20 ms per call
         if calls:
-            time.sleep(0.02)
+            clock[0] += 0.02
         calls.append(1)
 
     timing = _bench.measure(fn, repeat=50, budget=0.03)
@@ -90,3 +93,99 @@ def test_blas_env_is_unset_by_reexec(monkeypatch):
     seen.clear()
     _bench.clean_blas_env(_bench.parser("x").parse_args(["--keep-blas-env"]))
     assert not seen
+
+
+def test_interleave_alternates_the_order_and_pairs_the_rounds():
+    order = []
+    fns = {name: (lambda name=name: order.append(name)) for name in "abc"}
+    tm = _bench.interleave(fns, rounds=4, calls=1, budget=1e9)
+    # two warm-up calls each, then rounds a b c, c b a, a b c, c b a (calls=1: no second
+    # warm-up)
+    assert order == list("abc") + list("abccbaabccba")
+    groups = {t.group for t in tm.values()}
+    assert len(groups) == 1 and None not in groups
+    assert all(len(t.times) == 4 for t in tm.values())
+    assert _bench.interleave(fns, rounds=2, calls=1)["a"].group not in groups  # a new group
+
+
+def test_ratio_is_taken_round_by_round_when_paired():
+    def timing(times, group):
+        return _bench.Timing(
+            median=sorted(times)[len(times) // 2], first=0.0, times=times, group=group
+        )
+
+    # the machine got twice as slow in rounds 3-4: per-round ratios stay 2, the ratio of
+    # medians would not
+    ref, m = timing([2.0, 2.0, 4.0, 4.0, 4.0], 7), timing([1.0, 1.0, 2.0, 2.0, 2.0], 7)
+    assert _bench.ratio(ref, m) == (2.0, (2.0, 2.0))
+    unpaired = timing([2.0, 2.0, 4.0, 4.0, 4.0], None)
+    r, spread = _bench.ratio(unpaired, m)
+    assert r == pytest.approx(2.0) and spread is None
+    row = _bench.Row("t", "ref", ref, "mcalc", m, floor_timing=timing([0.5] * 5, 7), floor_scale=2)
+    assert row.speedup == 2.0 and row.speedup_spread == (2.0, 2.0)
+    assert row.floor == 1.0 and row.over_floor == 2.0  # m / (2 x 0.5) round by round
+    assert row.over_floor_spread == (1.0, 2.0)
+    d = row.as_dict()
+    assert d["speedup_spread"] == (2.0, 2.0) and d["rounds"] == 5
+
+
+def test_same_program_and_the_level_goal():
+    x = jnp.ones((4, 4))
+    assert _bench.same_program(lambda X: X.T + X.T, jax.grad(lambda X: jnp.sum(X * X.T)), x)
+    assert not _bench.same_program(lambda X: X.T + X.T, lambda X: X @ X, x)
+    slower = _row(1.0, 1.01)
+    assert not slower.check(min_speedup=1.0).goal_met
+    level = slower.check(min_speedup=1.0, same_program=True)
+    assert level.goal_met and level.goal == ">=1x (same program)"
+
+
+def test_accelerator_check_dry_run(tmp_path):
+    """scripts/accelerator_check.sh --dry-run: every step of the GPU check, on the CPU."""
+    import os
+    import subprocess
+
+    root = SCRIPTS.parent
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_PLATFORMS")}
+    env["PYTHON"] = sys.executable
+    proc = subprocess.run(
+        ["bash", str(SCRIPTS / "accelerator_check.sh"), "--dry-run", "--out", str(tmp_path)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    result = json.loads((tmp_path / "accelerator_check.json").read_text())
+    assert result["ok"]
+    assert [s["name"] for s in result["steps"]] == ["environment", "tests", "mcalc_run", "bench"]
+    assert result["environment"]["missing"] == [] and result["environment"]["dry_run"]
+    assert result["tests"]["tests"] >= 2 and result["tests"]["failed"] == []
+    tasks = {r["task"].split(" B=")[0].split(" x")[0] for r in result["bench"]}
+    assert {"resnet SGD step", "resnet sweep 10 configs", "λ path"} <= tasks, tasks
+    assert all(r["mcalc"]["median"] > 0 for r in result["bench"])
+
+
+def test_accelerator_check_says_what_is_missing(tmp_path):
+    """Without JAX (here: a Python that cannot import it) the check names what to carry."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHON": sys.executable, "PYTHONNOUSERSITE": "1"}
+    fake = tmp_path / "site"
+    fake.mkdir()
+    (fake / "omegaconf.py").write_text("raise ImportError('not here')\n")
+    env["PYTHONPATH"] = str(fake)  # shadows omegaconf, which mcalc needs
+    proc = subprocess.run(
+        ["bash", str(SCRIPTS / "accelerator_check.sh"), "--dry-run", "--out", str(tmp_path / "o")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    log = (tmp_path / "o" / "environment.log").read_text()
+    assert "missing: omegaconf" in log and "pip download" in log and "omegaconf" in log
+    result = json.loads((tmp_path / "o" / "accelerator_check.json").read_text())
+    assert not result["ok"] and [s["name"] for s in result["steps"]] == ["environment"]
+    assert result["environment"]["missing"] == ["omegaconf"]

@@ -260,11 +260,20 @@ def test_auto_lanes_by_problem_size(task, n, d, batch, log_every, threaded_loop,
     assert choose_lanes("loop", program, 32, 4096, state)[0] == 0
     assert choose_lanes(8, program, 32, 4096, state)[0] == 8
     # on an accelerator auto runs every lane side by side (memory allowing), and says why
+    from mcalc.train import _lanes
+
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    monkeypatch.setattr(_lanes, "_device_memory_mb", lambda: None)
     got, why = choose_lanes("auto", program, 32, 4096, state)
     assert got == 32 and why.startswith("lanes: auto on gpu: 32 side by side -- one vmap")
     tiny, why = choose_lanes("auto", program, 32, 1e-3, state)  # 1 KiB: one lane at a time
     assert tiny == 1 and "memory_mb=0.001 allows 1" in why
+    # a device that reports its memory: half of it, whatever memory_mb says
+    monkeypatch.setattr(_lanes, "_device_memory_mb", lambda: 1e-3)
+    assert choose_lanes("auto", program, 32, 1e-3, state)[0] == 1
+    monkeypatch.setattr(_lanes, "_device_memory_mb", lambda: 140.0 * 1024)
+    wide, why = choose_lanes("auto", program, 32, 1e-3, state)
+    assert wide == 32 and "MFLOP) is too little to keep the device busy" in why
 
 
 def test_side_by_side_lanes_share_the_minibatch_clock():

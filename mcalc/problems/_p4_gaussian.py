@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from .. import _validation as v
+from ._blocks import row_block_sum
 from ._derivation import Derivation
 
 __all__ = [
@@ -180,12 +181,32 @@ class RankDeficientWarning(UserWarning):
     """
 
 
+# Rows per block of the one pass over X that forms XᵀX, Xᵀy and yᵀy together: about
+# 3 MiB of float64 at D = 100, so that the block read for XᵀX is still in cache for Xᵀy.
+_BLOCK_BYTES = 3 * 2**20
+
+
+def _moments(X: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``XᵀX``, ``Xᵀy`` and ``yᵀy``, summed over blocks of rows: one read of ``X``.
+
+    Measured at 1 000 000 x 100 float64 on the 2-core CPU: ``XᵀX`` alone and then
+    ``y @ X`` read ``X`` twice (the second pass 60-150 ms against 450-800 ms for the
+    first); blocked, the three moments cost what ``XᵀX`` alone costs.
+    """
+    rows = max(256, _BLOCK_BYTES // (X.shape[1] * X.dtype.itemsize))
+    contract_rows = (((0,), (0,)), ((), ()))
+
+    def block(Xb, yb):
+        # XᵀX contracting the sample axis directly: no transposed copy of a tall X.
+        return jax.lax.dot_general(Xb, Xb, contract_rows), yb @ Xb, yb @ yb
+
+    return row_block_sum(block, X, y, rows)
+
+
 @jax.jit
 def _least_squares(X: jax.Array, y: jax.Array) -> LeastSquaresResult:
     n, d = X.shape
-    # XᵀX contracting the sample axis directly: no transposed copy of a tall X.
-    G = jax.lax.dot_general(X, X, (((0,), (0,)), ((), ())))
-    b = y @ X
+    G, b, yy = _moments(X, y)
     L = jnp.linalg.cholesky(G)
     diag = jnp.diagonal(L)
     eps = jnp.finfo(X.dtype).eps
@@ -195,17 +216,28 @@ def _least_squares(X: jax.Array, y: jax.Array) -> LeastSquaresResult:
         jnp.min(diag) > 10 * jnp.sqrt(eps) * jnp.max(diag)
     )
 
+    def explicit(w):
+        r = y - X @ w
+        return r @ r
+
     def cholesky(_):
         w = jax.scipy.linalg.cho_solve((L, True), b)
-        return w, jnp.asarray(d, dtype=jnp.int32)
+        # ‖y - Xw‖² = yᵀy - 2bᵀw + wᵀ(XᵀX)w exactly, from the moments: no second pass
+        # over X. Each term is at most about yᵀy, so the rounding error is a few eps·yᵀy;
+        # where that is not below 2^-40 of the result (a near-exact fit, or float32),
+        # the residual is formed explicitly instead.
+        rr = yy - 2 * (b @ w) + w @ (G @ w)
+        accurate = (rr > 0) & (8 * eps * yy <= 2.0**-40 * rr)
+        rr = jax.lax.cond(accurate, lambda w: rr, explicit, w)
+        return w, jnp.asarray(d, dtype=jnp.int32), rr
 
     def svd(_):
         w, _, rank, _ = jnp.linalg.lstsq(X, y)
-        return w.astype(X.dtype), rank.astype(jnp.int32)
+        w = w.astype(X.dtype)
+        return w, rank.astype(jnp.int32), explicit(w)
 
-    w, rank = jax.lax.cond(well_conditioned, cholesky, svd, None)
-    r = y - X @ w
-    return LeastSquaresResult(w=w, sigma2=(r @ r) / n, rank=rank)
+    w, rank, rr = jax.lax.cond(well_conditioned, cholesky, svd, None)
+    return LeastSquaresResult(w=w, sigma2=rr / n, rank=rank)
 
 
 def least_squares(X: jax.Array, y: jax.Array) -> LeastSquaresResult:

@@ -144,11 +144,18 @@ def _backward(
     sU = jax.nn.sigmoid(U)
     G_u = G_h * (sU * (1 - sU))  # [N, D]
     G_v = (G_u @ p["W1"]) * (Z * (1 - Z))  # [N, M]
-    # Gᵀ A as a contraction over the sample axis: no transposed copies.
-    contract_rows = (((0,), (0,)), ((), ()))
+    # The weight gradients are sums over the samples, Gᵀ A. Written as contractions
+    # over the row axis (what jax.grad emits too), XLA's CPU backend runs them outside
+    # YNNPACK, its fast matmul, which takes only products whose left operand is
+    # contracted on its last axis: 0.46-0.63 ms against 0.25-0.35 ms each at N = 1024,
+    # D = 64, M = 256, float32. So transpose the two narrow [N, D] operands (256 KiB
+    # each) and contract as plain products, Xᵀ G_v and G_uᵀ Z; the barrier stops XLA
+    # from folding the transposes back into the dots.
+    XT, G_uT = jax.lax.optimization_barrier((X.T, G_u.T))  # [D, N] each
     grads = {
-        "W0": jax.lax.dot_general(G_v, X, contract_rows),  # [M, D]
-        "W1": jax.lax.dot_general(G_u, Z, contract_rows),  # [D, M]
+        # (Xᵀ G_v)ᵀ: the product stays plain, only its small [D, M] result is transposed.
+        "W0": jax.lax.optimization_barrier(XT @ G_v).T,  # [M, D]
+        "W1": G_uT @ Z,  # [D, M]
         "w2": delta @ H,  # [D]
     }
     return grads, G_h

@@ -31,6 +31,7 @@ import numpy as np
 import optax
 
 from .. import _validation as v
+from ..problems._blocks import row_block_sum
 from ..problems._p2_logistic import curvature, pointwise_loss, residual
 
 __all__ = [
@@ -40,6 +41,10 @@ __all__ = [
     "default_tol",
     "newton_core",
     "lbfgs_core",
+    "lbfgs_solve",
+    "lbfgs_memory",
+    "carry_memory",
+    "shift_penalty",
 ]
 
 
@@ -102,22 +107,7 @@ def _sums(w: jax.Array, X: jax.Array, y: jax.Array, order: int) -> tuple[jax.Arr
             out += (jax.lax.dot_general(Xb * curvature(a)[:, None], Xb, _CONTRACT_ROWS),)
         return out
 
-    n = X.shape[0]
-    rows = _block_rows(X)
-    if n <= rows:
-        return block(X, y)
-    n_blocks, rest = divmod(n, rows)
-
-    def body(i, acc):
-        Xb = jax.lax.dynamic_slice_in_dim(X, i * rows, rows)
-        yb = jax.lax.dynamic_slice_in_dim(y, i * rows, rows)
-        return jax.tree.map(jnp.add, acc, block(Xb, yb))
-
-    zeros = jax.tree.map(jnp.zeros_like, jax.eval_shape(block, X[:rows], y[:rows]))
-    acc = jax.lax.fori_loop(0, n_blocks, body, zeros)
-    if rest:
-        acc = jax.tree.map(jnp.add, acc, block(X[n_blocks * rows :], y[n_blocks * rows :]))
-    return acc
+    return row_block_sum(block, X, y, _block_rows(X))
 
 
 def _value(w, X, y, lam):
@@ -221,6 +211,62 @@ def lbfgs_core(
     memory_size: int = 10,
 ) -> SolverResult:
     """``optax.lbfgs`` with its zoom line search; see :func:`logistic_lbfgs`."""
+    return lbfgs_solve(X, y, lam, w0, tol, max_iter, memory_size)[0]
+
+
+def lbfgs_memory(w: jax.Array, memory_size: int = 10) -> Any:
+    """An empty L-BFGS memory (optax's state) for weights shaped like ``w``."""
+    return optax.lbfgs(memory_size=memory_size).init(w)
+
+
+def carry_memory(state: Any, lam_old: jax.Array, lam_new: jax.Array) -> Any:
+    """The L-BFGS memory of a solve at ``lam_old``, made exact for ``lam_new``.
+
+    The memory holds pairs ``s_i = w_{i+1} - w_i`` and ``y_i = ∇L(w_{i+1}) - ∇L(w_i)``
+    and the last gradient seen. Only the penalty's part ``2λ s_i`` of ``y_i`` depends
+    on ``λ`` (the data part does not), so ``y_i + 2(λ_new - λ_old) s_i`` is exactly the
+    pair the solve would have stored at ``λ_new``: a warm-started solve starts with the
+    curvature of its neighbour instead of a unit-length gradient step, whose line
+    search took 5-12 evaluations at small ``λ`` (200 000 x 100: 346 evaluations for 99
+    steps along a 32-penalty path).
+    """
+    shift = 2 * (lam_new - lam_old)
+    S = optax.tree.get(state, "diff_params_memory")
+    Y = optax.tree.get(state, "diff_updates_memory") + shift * S
+    sy = jnp.sum(S * Y, axis=-1)
+    # sᵀy >= 2 λ_new ‖s‖² >= 0 for the convex loss; an unused (zero) slot gets weight 0.
+    rho = jnp.where(sy > 0, 1 / jnp.where(sy > 0, sy, 1), 0).astype(sy.dtype)
+    last_grad = optax.tree.get(state, "updates") + shift * optax.tree.get(state, "params")
+    return optax.tree.set(state, diff_updates_memory=Y, weights_memory=rho, updates=last_grad)
+
+
+def shift_penalty(
+    w: jax.Array, f: jax.Array, g: jax.Array, lam_old: jax.Array, lam_new: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """``L(w)`` and ``∇L(w)`` at ``lam_new`` from their values at ``lam_old``: only the
+    penalty ``λ‖w‖²`` (gradient ``2λw``) changes, so no pass over ``X`` is needed."""
+    shift = lam_new - lam_old
+    return f + shift * jnp.dot(w, w), g + (2 * shift) * w
+
+
+def lbfgs_solve(
+    X: jax.Array,
+    y: jax.Array,
+    lam: jax.Array,
+    w0: jax.Array,
+    tol: jax.Array,
+    max_iter: int,
+    memory_size: int = 10,
+    memory: Any = None,
+    start: tuple[jax.Array, jax.Array] | None = None,
+) -> tuple[SolverResult, Any, jax.Array]:
+    """:func:`lbfgs_core` from a given L-BFGS ``memory`` (:func:`carry_memory`).
+
+    Returns the result, the memory at the end and ``∇L`` at the solution.
+
+    ``start``: ``(L(w0), ∇L(w0))`` when the caller knows them (a path does: see
+    :func:`shift_penalty`), saving the first pass over ``X``.
+    """
     n = X.shape[0]
 
     def value_fn(w):
@@ -250,11 +296,12 @@ def lbfgs_core(
         )
         return w_new, state, f_new, g_new, k + 1, stalled
 
-    f0, g0 = _value_grad(w0, X, y, lam)
-    init = (w0, opt.init(w0), f0, g0, jnp.zeros((), jnp.int32), jnp.zeros((), bool))
-    w, _, f, g, k, _ = jax.lax.while_loop(cond, body, init)
+    f0, g0 = _value_grad(w0, X, y, lam) if start is None else start
+    state0 = opt.init(w0) if memory is None else memory
+    init = (w0, state0, f0, g0, jnp.zeros((), jnp.int32), jnp.zeros((), bool))
+    w, state, f, g, k, _ = jax.lax.while_loop(cond, body, init)
     gn = _grad_norm(g, n)
-    return SolverResult(w=w, n_iter=k, grad_norm=gn, converged=gn <= tol, loss=f)
+    return SolverResult(w=w, n_iter=k, grad_norm=gn, converged=gn <= tol, loss=f), state, g
 
 
 _newton_jit = jax.jit(newton_core, static_argnames=("max_iter",))

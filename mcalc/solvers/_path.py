@@ -10,7 +10,17 @@ import numpy as np
 
 from .. import _concurrency
 from .. import _validation as v
-from ._logistic import controls, lbfgs_core, newton_core, problem_args
+from ._logistic import (
+    _value_grad,
+    carry_memory,
+    controls,
+    lbfgs_core,
+    lbfgs_memory,
+    lbfgs_solve,
+    newton_core,
+    problem_args,
+    shift_penalty,
+)
 
 __all__ = ["PathResult", "logistic_path", "default_batch_size", "default_chains"]
 
@@ -128,7 +138,6 @@ def default_chains(n: int, d: int, n_lams: int, *, itemsize: int = 8) -> int:
 
 
 def _path(X, y, lams, tol, max_iter: int, solver: str, batch_size: int, warm_start: bool):
-    core = _SOLVERS[solver]
     n_lams, d = lams.shape[0], X.shape[1]
     lanes = batch_size
     steps = -(-n_lams // lanes)
@@ -139,23 +148,46 @@ def _path(X, y, lams, tol, max_iter: int, solver: str, batch_size: int, warm_sta
     padded = jnp.concatenate([ordered, jnp.repeat(ordered[-1:], steps * lanes - n_lams)])
     # [steps, lanes]: lane j walks the contiguous stretch ordered[j*steps : (j+1)*steps].
     grid = padded.reshape(lanes, steps).T
+    # L-BFGS warm-starts its curvature memory too (carry_memory): the previous λ's pairs,
+    # corrected exactly for the new λ, instead of a first step along the bare gradient.
+    carry_lbfgs = solver == "lbfgs" and warm_start
 
-    def solve(lam, w_init):
-        # X and y are closed over: one copy shared by every lane and step.
-        return core(X, y, lam, w_init, tol, max_iter)
+    # X and y are closed over: one copy shared by every lane and step.
+    def solve(lam, state):
+        if carry_lbfgs:
+            w_init, lam_prev, memory, f, g = state
+            memory = carry_memory(memory, lam_prev, lam)
+            start = shift_penalty(w_init, f, g, lam_prev, lam)
+            res, memory, g_end = lbfgs_solve(
+                X, y, lam, w_init, tol, max_iter, memory=memory, start=start
+            )
+            return res, (res.w, lam, memory, res.loss, g_end)
+        res = _SOLVERS[solver](X, y, lam, state[0], tol, max_iter)
+        return res, ((res.w,) if warm_start else state)
 
     if lanes == 1:
         # No vmap of one lane: it would still turn conds into selects over copies of X.
-        def solve_lanes(lam, w_init):
-            return jax.tree.map(lambda a: a[None], solve(lam[0], w_init[0]))
+        def solve_lanes(lam, state):
+            one = jax.tree.map(lambda a: a[0], state)
+            return jax.tree.map(lambda a: a[None], solve(lam[0], one))
     else:
         solve_lanes = jax.vmap(solve)
 
-    def step(w_prev, lam):
-        res = solve_lanes(lam, w_prev)
-        return (res.w if warm_start else w_prev), res
+    def step(state, lam):
+        res, state = solve_lanes(lam, state)
+        return state, res
 
-    _, res = jax.lax.scan(step, jnp.zeros((lanes, d), X.dtype), grid)
+    w_init = jnp.zeros((lanes, d), X.dtype)
+    state = (w_init,)
+    if carry_lbfgs:
+        memory = lbfgs_memory(w_init[0])
+        memory = jax.tree.map(lambda a: jnp.stack([a] * lanes), memory)
+        # Every lane starts at w = 0, where the penalty and its gradient vanish: one
+        # evaluation serves all lanes.
+        f, g = _value_grad(w_init[0], X, y, jnp.zeros((), X.dtype))
+        f, g = jnp.broadcast_to(f, (lanes,)), jnp.broadcast_to(g, (lanes, d))
+        state = (w_init, grid[0], memory, f, g)
+    _, res = jax.lax.scan(step, state, grid)
     # [steps, lanes, ...] -> path order -> the caller's order.
     unsort = jnp.argsort(order)
     res = jax.tree.map(lambda a: a.swapaxes(0, 1).reshape(-1, *a.shape[2:])[:n_lams][unsort], res)
@@ -187,7 +219,10 @@ def logistic_path(
     batch a ``vmap`` of :func:`logistic_newton` or :func:`logistic_lbfgs`'s loop
     over its lanes, with ``X`` and ``y`` closed over -- never copied per ``λ``.
     With ``warm_start`` each lane starts from its previous solution, the
-    neighbouring ``λ``. ``batch_size=1`` solves the penalties in sequence (on the
+    neighbouring ``λ``; L-BFGS also starts from its previous curvature memory, made
+    exact for the new penalty (only ``2λ`` of the Hessian changes with ``λ``), so
+    its first step is a quasi-Newton step, not a step along the bare gradient whose
+    line search takes many passes over ``X``. ``batch_size=1`` solves the penalties in sequence (on the
     CPU the fastest from a few KiB of data up), ``batch_size=len(lams)`` as one
     vectorised program (tiny data; accelerators); the default
     (:func:`default_batch_size`) picks by backend and size of ``X``.

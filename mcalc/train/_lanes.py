@@ -74,6 +74,16 @@ def _lane_bytes(program: Any, state: Any) -> float:
     return float(state_bytes * 3 + 8 * rows)
 
 
+def _device_memory_mb() -> float | None:
+    """The default device's memory in MiB, when its backend reports it (GPUs do)."""
+    try:
+        stats = jax.local_devices()[0].memory_stats() or {}
+    except Exception:  # noqa: BLE001 - not every backend has memory statistics
+        return None
+    limit = stats.get("bytes_limit")
+    return float(limit) / 2**20 if limit else None
+
+
 def choose_lanes(
     lanes: str | int, program: Any, n_local: int, memory_mb: float, abstract_state: Any
 ) -> tuple[int, str]:
@@ -83,9 +93,10 @@ def choose_lanes(
     ``"all"`` or an int are taken as given (capped at the lanes there are and by
     ``memory_mb``), ``"loop"`` is 0. ``"auto"``:
 
-    - on an accelerator (GPU, TPU): every lane side by side, as memory allows -- one
-      ``vmap`` turns the lanes' matrix-vector products into matrix products that keep the
-      device busy, where a loop would launch small kernels one lane at a time;
+    - on an accelerator (GPU, TPU): every lane side by side, as memory allows (half of the
+      device's memory when it reports it, else ``memory_mb``) -- one ``vmap`` turns the
+      lanes' matrix-vector products into matrix products that keep the device busy, where a
+      loop would launch small kernels one lane at a time;
     - on the CPU: ``loop`` for medium problems (a lane's step above 2 MFLOP: batching
       their products gains nothing there), and for small ones too when there are several
       cores and a chunk is long enough to pay for its dispatch; else all side by side.
@@ -106,9 +117,23 @@ def choose_lanes(
         return b, f"lanes: {lanes} (as configured): {b} side by side{mem}"
     backend = jax.default_backend()
     if backend != "cpu":
-        return capped, (
-            f"lanes: auto on {backend}: {capped} side by side{mem} -- one vmap makes the lanes' "
-            "products large enough to keep the accelerator busy"
+        # The device's own memory, when it says, rather than the CPU-minded memory_mb: a
+        # thousand residual-net lanes of ~5 MB fit easily in an accelerator's tens of GB.
+        device_mb = _device_memory_mb()
+        budget = max(memory_mb, device_mb / 2) if device_mb else memory_mb
+        by_device = max(1, int(budget * 2**20 // max(_lane_bytes(program, abstract_state), 1.0)))
+        width = max(1, min(n_local, by_device))
+        flops = program.flops_per_step()
+        room = (
+            f"half of the device's {device_mb / 1024:.3g} GB"
+            if device_mb
+            else f"memory_mb={memory_mb:g}"
+        )
+        limit = f", {room} allows {by_device}" if by_device < n_local else ""
+        return width, (
+            f"lanes: auto on {backend}: {width} side by side{limit} -- one vmap turns the lanes' "
+            f"products into batched ones; a lane's step alone ({flops / 1e6:.3g} MFLOP) is too "
+            "little to keep the device busy"
         )
     flops = program.flops_per_step()
     chunk = flops * program.log_every
