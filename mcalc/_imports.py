@@ -4,7 +4,7 @@ Shared by ``mcalc check`` (a user's function and gradient) and user-defined task
 (``task: mypkg.losses:poisson`` in a config). A dotted module is imported from the
 current directory or ``sys.path``; a ``.py`` path is executed once per process under
 a private module name (its folder goes on ``sys.path`` so that it can import its
-neighbours). ``NAME`` may be dotted (``mod:Class.attr``).
+neighbours), unless the process imported that file already: then it is that module. ``NAME`` may be dotted (``mod:Class.attr``).
 """
 
 from __future__ import annotations
@@ -59,6 +59,9 @@ def _module_from_path(path: Path, what: str) -> Any:
     name = f"_mcalc_user_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
     if name in sys.modules:
         return sys.modules[name]
+    imported = _imported_from(path)
+    if imported is not None:  # imported already (``from poisson import ...``): one module per file
+        return imported
     if str(path.parent) not in sys.path:
         sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location(name, path)
@@ -73,6 +76,19 @@ def _module_from_path(path: Path, what: str) -> Any:
         ) from e
     _FILES[name] = path
     return module
+
+
+def _imported_from(path: Path) -> Any:
+    """The module this process already imported from ``path``, if any."""
+    for module in list(sys.modules.values()):
+        origin = getattr(module, "__file__", None)
+        if origin and origin.endswith(path.name):
+            try:
+                if Path(origin).resolve() == path:
+                    return module
+            except OSError:
+                continue
+    return None
 
 
 def load_object(ref: str, *, what: str, base: str | os.PathLike | None = None) -> Any:

@@ -99,6 +99,8 @@ a long line ... middle
 {FENCE}console
 $ python -c "print(2 + 3)"
 5
+$ python -c "print('rel err', 8.8e-08, 'in', 3)"
+rel err 9.5e-08 in 3
 $ ls configs/p2.yaml examples/mygrad.py
 configs/p2.yaml
 examples/mygrad.py
@@ -125,6 +127,8 @@ def test_runner_passes_a_page_whose_output_matches(runner, tmp_path):
         ("(dtype('float32'), [0.0, 1.5, 3.0])", "(dtype('float32'), [0.0, 1.5, 3.5])"),
         ('$ python -c "print(2 + 3)"\n5\n', '$ python -c "print(2 + 3)"\n6\n'),
         ("[exit status 2]", "[exit status 1]"),
+        ("rel err 9.5e-08 in 3", "rel err 9.5e-10 in 3"),
+        ("rel err 9.5e-08 in 3", "rel err 9.5e-08 in 4"),
         ("examples/mygrad.py\n$", "examples/other.py\n$"),
         ('pip install ".[docs]"   # shown, not run', "mcalc train configs/p2.yaml"),
         (
@@ -136,6 +140,8 @@ def test_runner_passes_a_page_whose_output_matches(runner, tmp_path):
         "python-output",
         "console-output",
         "exit-status",
+        "e-number-off-by-100x",
+        "text-beside-an-e-number",
         "console-line",
         "unrun-command",
         "no-prompt",

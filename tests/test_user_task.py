@@ -391,3 +391,33 @@ def dataclasses_replace(task, **kw):
     import dataclasses
 
     return dataclasses.replace(task, **kw)
+
+
+def test_a_task_file_is_one_module_whichever_way_it_is_loaded_first(tmp_path):
+    """A file loaded by path (a config's ``task: poisson.py:poisson``) and imported by name
+    (``from poisson import poisson``) in one process: either order, the task the user holds
+    is the one its runs load with."""
+    script = (
+        "import sys, mcalc\n"
+        "from mcalc.task import resolve_task\n"
+        f"path = {str(EXAMPLES / 'poisson.py')!r} + ':poisson'\n"
+        "{first}\n"
+        f"sys.path.insert(0, {str(EXAMPLES)!r})\n"
+        "from poisson import poisson\n"
+        "{second}\n"
+        "r = mcalc.train(poisson, progress=False, train__steps=3, train__tol=None)\n"
+        "print(mcalc.load_run(r.run_dir).task is poisson, resolve_task(path) is poisson)\n"
+    )
+    orders = {
+        "path first": ("by_path = resolve_task(path)", "print(by_path is poisson)"),
+        "import first": ("", "print(resolve_task(path) is poisson)"),
+    }
+    for order, (first, second) in orders.items():
+        run = subprocess.run(
+            [sys.executable, "-c", script.format(first=first, second=second)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        printed = run.stdout.split()
+        # loaded by path first: two modules (Python imported the name itself), the newer wins
+        assert printed == (["False", "True", "True"] if order == "path first" else ["True"] * 3)

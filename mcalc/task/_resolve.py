@@ -209,8 +209,18 @@ def task_reference(task: Task) -> str:
             with _lock:
                 _by_object.pop(id(other), None)
                 _loaded[ref] = task
+        with _lock:
+            _loaded.setdefault(ref, task)
+            _by_object[id(task)] = ref
+        return ref
     with _lock:
-        _loaded.setdefault(ref, task)
+        # The object given is the one this reference means from now on in this process,
+        # even if the same file was loaded before as another module (``load_run`` of a
+        # run, then ``from poisson import poisson``): loading its runs gives it back.
+        stale = _loaded.get(ref)
+        if stale is not None and stale is not task:
+            _by_object.pop(id(stale), None)
+        _loaded[ref] = task
         _by_object[id(task)] = ref
     return ref
 
