@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # subcommand -> (module, one-line help)
@@ -65,23 +66,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse a command line; ``key=value`` overrides may come before, between or after flags.
+    """Parse a command line; the config and ``key=value`` overrides may come in any order,
+    before, between or after flags.
 
-    argparse fills a subcommand's ``overrides`` only from the positionals right after its
-    config; the ones that follow a flag come back unrecognised and are added here, so
-    ``mcalc train p2 --no-progress train.steps=100`` reads as
+    argparse fills a subcommand's ``config`` and ``overrides`` only from the positionals
+    that stand together; the ones after a flag come back unrecognised and are sorted here,
+    so ``mcalc train train.steps=100 --no-progress p2`` reads as
     ``mcalc train p2 train.steps=100 --no-progress``.
     """
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra:
-        takes = hasattr(args, "overrides")
-        bad = [a for a in extra if not (takes and "=" in a and not a.startswith("-"))]
-        if bad:
-            sub = parser._subparsers._group_actions[0].choices[args.command]  # noqa: SLF001
-            sub.error(f"unrecognized arguments: {' '.join(bad)}")
-        args.overrides = [*args.overrides, *extra]
+    takes = hasattr(args, "overrides")
+    sub = parser._subparsers._group_actions[0].choices.get(args.command)  # noqa: SLF001
+    bad = [a for a in extra if not takes or a.startswith("-")]
+    if bad:
+        sub.error(f"unrecognized arguments: {' '.join(bad)}")
+    if not takes:
+        return args
+    # The config is whichever positional is not key=value, wherever it stands
+    # (`mcalc sweep train.steps=9 sweep.yaml`, `mcalc train --resume DIR train.steps=9`).
+    given = [a for a in (args.config, *args.overrides, *extra) if a is not None]
+    configs = [a for a in given if not _is_override(a)]
+    if len(configs) > 1:
+        sub.error(
+            f"one config file, then key=value overrides; got {len(configs)} arguments that are "
+            f"not key=value: {', '.join(configs)}"
+        )
+    args.config = configs[0] if configs else None
+    args.overrides = [a for a in given if _is_override(a)]
     return args
+
+
+def _is_override(arg: str) -> bool:
+    """``key=value`` (not a flag, not an existing file whose name holds ``=``)."""
+    return "=" in arg and not arg.startswith("-") and not os.path.exists(arg)
 
 
 def main(argv: list[str] | None = None) -> int:

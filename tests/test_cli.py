@@ -39,7 +39,7 @@ COMMANDS = {
             ["--task", "p2"],
         ],
     ),
-    "predict": (["RUN", "data.csv"], [], [["--out", "o.csv"], ["--lane", "2"]]),
+    "predict": (["RUN", "data.csv"], [], [["--out", "o.csv"], ["--lane", "2"], ["--force"]]),
 }
 
 
@@ -81,6 +81,24 @@ def test_an_unknown_flag_or_a_stray_word_is_still_an_error(capsys):
     with pytest.raises(SystemExit):
         parse_args(["verify", "train.steps=1"])
     assert "unrecognized arguments: train.steps=1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cmd", ["train", "sweep"])
+def test_the_config_may_stand_anywhere_among_the_overrides(cmd, capsys):
+    expected = parse_args([cmd, "c.yaml", "a.b=1", "c.d=2", "--no-progress"])
+    for argv in (
+        [cmd, "a.b=1", "c.yaml", "c.d=2", "--no-progress"],
+        [cmd, "a.b=1", "c.d=2", "--no-progress", "c.yaml"],
+        [cmd, "--no-progress", "a.b=1", "c.d=2", "c.yaml"],
+        [cmd, "a.b=1", "--no-progress", "c.yaml", "c.d=2"],
+    ):
+        assert vars(parse_args(argv)) == vars(expected), argv
+    assert expected.config == "c.yaml" and expected.overrides == ["a.b=1", "c.d=2"]
+    resumed = parse_args([cmd, "--resume", "R", "a.b=1"])
+    assert resumed.config is None and resumed.overrides == ["a.b=1"]
+    with pytest.raises(SystemExit):
+        parse_args([cmd, "c.yaml", "a.b=1", "other.yaml"])
+    assert "2 arguments that are not key=value: c.yaml, other.yaml" in capsys.readouterr().err
 
 
 def _mcalc(*args, cwd):

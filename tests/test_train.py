@@ -507,3 +507,6 @@ def test_resuming_with_more_steps_off_the_logging_grid_reaches_them(tmp_path):
         match=r"train.steps=60 is below the step this run has reached \(100\); give at least 100",
     ):
         mcalc.train(resume=first.run_dir, progress=False, train__steps=60)
+    # the refused resume changed nothing: the run's own config still says 100 steps
+    again = mcalc.train(resume=first.run_dir, progress=False)
+    assert again.step == 100 and again.config.train.steps == 100

@@ -163,6 +163,13 @@ def test_cli_train_resume_predict_and_report(tmp_path):
     got = np.loadtxt(tmp_path / "pred.csv", delimiter=",", skiprows=1)
     w = np.load(run_dir / "params.npz")["w"]
     np.testing.assert_allclose(got, np.exp(data.X_test[:4] @ w), rtol=1e-8)
+    # an existing file is replaced only with --force
+    before = (tmp_path / "pred.csv").read_text()
+    again = _cli("predict", str(run_dir), str(csv), "--out", "new.csv", cwd=tmp_path)
+    assert again.returncode == 2 and "--out 'new.csv' exists already" in again.stderr
+    assert csv.read_text().startswith("y,")  # the user's data, untouched
+    forced = _cli("predict", "--force", str(run_dir), str(csv), "--out", "pred.csv", cwd=tmp_path)
+    assert forced.returncode == 0 and (tmp_path / "pred.csv").read_text() == before
     # the wrong number of features is a clear error
     (tmp_path / "bad.csv").write_text("1,2,3\n4,5,6\n")
     bad = _cli("predict", str(run_dir), "bad.csv", cwd=tmp_path)

@@ -106,9 +106,6 @@ def main(args: argparse.Namespace) -> int:
     from ._run import sweep
     from ._spec import SweepError
 
-    if args.resume is not None and args.config is not None and "=" in args.config:
-        args.overrides = [args.config, *args.overrides]
-        args.config = None
     if (args.config is None) == (args.resume is None):
         print("mcalc sweep: give a CONFIG file, or --resume SWEEP_DIR (not both).", file=sys.stderr)
         return 2

@@ -57,9 +57,6 @@ def main(args: argparse.Namespace) -> int:
     from ._run import train
 
     config, overrides = args.config, list(args.overrides)
-    if config is not None and "=" in config and not os.path.exists(config):
-        overrides.insert(0, config)  # `mcalc train --resume DIR key=value`: no config given
-        config = None
     try:
         if args.print_config:
             if args.resume and config is None:

@@ -1,4 +1,4 @@
-"""``mcalc predict RUN_DIR DATA.csv|DATA.npz [--out FILE]``: a trained model's predictions.
+"""``mcalc predict RUN_DIR DATA.csv|DATA.npz [--out FILE [--force]]``: a trained model's predictions.
 
 A thin shell over :func:`mcalc.load_run` and :meth:`mcalc.TrainedModel.predict`: the data
 are raw features (the model standardises them as in training). A CSV with a header
@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 examples:
   mcalc predict runs/p2-20261129-120000 new_patients.csv
   mcalc predict runs/p2-20261129-120000 new_patients.csv --out predictions.csv
+  mcalc predict runs/p2-20261129-120000 more.csv --out predictions.csv --force
   mcalc predict sweeps/l2-20261129-120000 data.npz --lane 12
 
 output: a CSV with one row per sample: `prediction` (P(y=1) for binary labels, the value
@@ -41,6 +42,9 @@ exit status: 0 written, 2 a bad run folder or bad data.
         "--out", metavar="FILE", help="write the predictions here (default: stdout)"
     )
     parser.add_argument("--lane", type=int, help="the configuration of a sweep folder to use")
+    parser.add_argument(
+        "--force", action="store_true", help="replace --out's file if it exists already"
+    )
 
 
 def read_features(path: str, features: list[str]) -> np.ndarray:
@@ -111,6 +115,15 @@ def main(args: argparse.Namespace) -> int:
     from ._model import load_run
 
     try:
+        out = Path(args.out) if args.out else None
+        if out is not None:  # before any work: a file of the user's is never replaced unasked
+            if out.is_dir():
+                raise ValueError(f"--out {args.out!r} is a folder; give a file name.")
+            if out.exists() and not args.force:
+                raise ValueError(
+                    f"--out {args.out!r} exists already; give another file name, or --force "
+                    "to replace it."
+                )
         model = load_run(args.run_dir, lane=args.lane)
         X = read_features(args.data, model.features)
         pred = model.predict(X)
@@ -128,13 +141,11 @@ def main(args: argparse.Namespace) -> int:
             labels = model.predict_labels(X)
             w.writerow(["prediction", "label"])
             w.writerows([[f"{v:.9g}", int(lab)] for v, lab in zip(pred, labels, strict=True)])
-        if args.out:
+        if out is not None:
             from . import _files
 
-            _files.check_parent(Path(args.out).parent, "--out's folder", "mcalc predict")
-            if Path(args.out).is_dir():
-                raise ValueError(f"--out {args.out!r} is a folder; give a file name.")
-            _files.write_text(args.out, buf.getvalue())
+            _files.check_parent(out.parent, "--out's folder", "mcalc predict")
+            _files.write_text(out, buf.getvalue())
             print(f"{len(pred)} predictions written to {args.out}", file=sys.stderr)
         else:
             sys.stdout.write(buf.getvalue())

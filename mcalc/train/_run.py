@@ -348,6 +348,20 @@ def _resume_command(cfg: Config, folder: Path) -> str:
     )
 
 
+def _reached_step(run_dir: Path) -> int | None:
+    """The step of a run folder's last checkpoint (from its metrics), without loading it."""
+    folder = run_dir / RUN_FILES["checkpoints"]
+    chunks = [int(p.name) for p in folder.iterdir() if p.name.isdigit()] if folder.is_dir() else []
+    if not chunks:
+        return None
+    steps = [
+        int(r["step"])
+        for r in _files.read_jsonl(run_dir / RUN_FILES["metrics"])
+        if r.get("chunk", 0) <= max(chunks) and "step" in r
+    ]
+    return max(steps, default=None)
+
+
 def _prepare(
     cfg: Config, *, run_dir: Path | None, runs_dir: Path, progress: bool | None, t_start: float
 ) -> _Run:
@@ -374,6 +388,13 @@ def _prepare(
     fresh = run_dir is None
     previous: dict[str, Any] = {}
     if not fresh:
+        reached = _reached_step(run_dir)
+        if reached is not None and reached > cfg.train.steps:
+            # before the folder's config is written: a refused resume changes nothing
+            raise ConfigError(
+                f"{_FN}: train.steps={cfg.train.steps} is below the step this run has reached "
+                f"({reached}); give at least {reached}."
+            )
         try:
             previous = json.loads((run_dir / RUN_FILES["summary"]).read_text(encoding="utf-8"))
         except (OSError, ValueError):
