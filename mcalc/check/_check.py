@@ -523,10 +523,7 @@ class Checker:
         x = np.concatenate([a.ravel() for a in leaves64])
         if D is None:
             j, k = np.triu_indices(n)
-            A, B = np.zeros((j.size, n)), np.zeros((j.size, n))
-            A[np.arange(j.size), j] = h[j]
-            B[np.arange(j.size), k] = h[k]
-            est, err, ok = _fd.host_second(fmany, x, A, B, eps_f)
+            est, err, ok = _fd.host_second(fmany, x, (j, h[j]), (k, h[k]), eps_f)
             H, E, U = (np.zeros((n, n)) for _ in range(3))
             for M, vals in ((H, est / (h[j] * h[k])), (E, err / (h[j] * h[k])), (U, ok)):
                 M[j, k] = vals

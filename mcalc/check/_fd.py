@@ -148,8 +148,46 @@ def bound(fd_err: np.ndarray, denom: np.ndarray, eps_f: float) -> np.ndarray:
 # Finite differences as the reference (f is NumPy/SciPy code)
 
 
-def _levels(fmany: Callable, x: np.ndarray, A: np.ndarray, B: np.ndarray | None):
-    """``f`` at ``x ± A_r`` (first order) or ``x ± A_r ± B_r`` (second), steps ×1 and ×2."""
+def _along_axes(
+    x: np.ndarray, shifts: list[tuple[tuple[np.ndarray, np.ndarray], ...]]
+) -> np.ndarray:
+    """Points ``x`` moved along coordinate axes: for each entry of ``shifts`` in turn, a block
+    of ``m`` points, point ``i`` moved by ``s[i]`` along axis ``r[i]`` for each ``(r, s)`` of
+    the entry (two for a mixed second difference). ``[len(shifts) * m, n]``, made in one
+    allocation (no ``eye(n)``, no products with it) and stored point-last: the transpose of
+    a C-ordered ``[n, K]``, the layout in which a NumPy ``f`` that takes a batch along a
+    trailing axis is called, so no copy is made for it."""
+    m = len(shifts[0][0][0])
+    pts = np.repeat(x[:, None], len(shifts) * m, axis=1)
+    at = np.arange(m)
+    for block, moves in enumerate(shifts):
+        for r, s in moves:  # one axis at a time: r[i] == r'[i] adds both moves
+            pts[r, block * m + at] += s
+    return pts.T
+
+
+def _levels(
+    fmany: Callable,
+    x: np.ndarray,
+    A: np.ndarray | tuple[np.ndarray, np.ndarray],
+    B: np.ndarray | tuple[np.ndarray, np.ndarray] | None,
+):
+    """``f`` at ``x ± A_r`` (first order) or ``x ± A_r ± B_r`` (second), steps ×1 and ×2.
+
+    ``A`` (and ``B``) are step matrices ``[m, n]``, or ``(axes, steps)``: row ``r`` is
+    ``steps[r]`` along coordinate axis ``axes[r]``, built without an ``[m, n]`` matrix."""
+    if isinstance(A, tuple):
+        (ra, ua) = A
+        if B is None:
+            shifts = [((ra, c * ua),) for c in (1, -1, 2, -2)]
+        else:
+            (rb, ub) = B
+            shifts = [
+                ((ra, c * a * ua), (rb, c * b * ub))
+                for c in (1, 2)
+                for a, b in ((1, 1), (1, -1), (-1, 1), (-1, -1))
+            ]
+        return fmany(_along_axes(x, shifts)).reshape(len(shifts), -1)
     if B is None:
         pts = [x + A, x - A, x + 2 * A, x - 2 * A]
     else:
@@ -185,14 +223,18 @@ def host_gradient(
     long, short = eps_f**0.2, eps_f ** (1 / 3)
     full = D is None
     if full:
-        D = np.eye(x.size)
+        m = x.size
         u_long = _pow2(long * entry_scales(leaves))
         u_short = _pow2(short * entry_scales(leaves, 0.01))
         u_central = _pow2(short * entry_scales(leaves))
     else:  # random directions, already on the scale of each leaf
-        u_long = np.full(D.shape[0], long)
-        u_short = u_central = np.full(D.shape[0], short)
-    m = D.shape[0]
+        m = D.shape[0]
+        u_long = np.full(m, long)
+        u_short = u_central = np.full(m, short)
+
+    def levels(rows: np.ndarray, u: np.ndarray) -> np.ndarray:
+        return _levels(fmany, x, (rows, u[rows]) if full else D[rows] * u[rows, None], None)
+
     # The claimed projections: the entries themselves along unit vectors (no BLAS product).
     proj = None if claimed is None else (claimed if full else D @ claimed)
     fd, fd_err = np.zeros(m), np.zeros(m)
@@ -200,15 +242,20 @@ def host_gradient(
     need = np.ones(m, bool)
     evaluations = 0
     if claimed is not None:
-        A = D * u_central[:, None]
-        fp, fm = fmany(np.concatenate([x + A, x - A])).reshape(2, -1)
+        if full:
+            axes = np.arange(m)
+            pts = _along_axes(x, [((axes, u_central),), ((axes, -u_central),)])
+        else:
+            A = D * u_central[:, None]
+            pts = np.concatenate([x + A, x - A])
+        fp, fm = fmany(pts).reshape(2, -1)
         evaluations += 2 * m
         fd = (fp - fm) / 2 / u_central
         fd_err = 4 * eps_f * (np.abs(fp) + np.abs(fm)) / u_central
         need = np.abs(proj - fd) > slack + fd_err
     if need.any():
         rows = np.flatnonzero(need)
-        f_long = _levels(fmany, x, D[rows] * u_long[rows, None], None)
+        f_long = levels(rows, u_long)
         evaluations += f_long.size
         est_l, err_l, smooth_l = _single(f_long, u_long[rows], eps_f)
         fd[rows], fd_err[rows], usable[rows] = est_l, err_l, smooth_l
@@ -217,7 +264,7 @@ def host_gradient(
             again |= np.abs(proj[rows] - est_l) > np.broadcast_to(slack, (m,))[rows] + err_l
         if again.any():
             sub = rows[again]
-            f_short = _levels(fmany, x, D[sub] * u_short[sub, None], None)
+            f_short = levels(sub, u_short)
             evaluations += f_short.size
             est_s, err_s, smooth_s = _single(f_short, u_short[sub], eps_f)
             el, er = est_l[again], err_l[again]
@@ -241,11 +288,12 @@ def _single(fs: np.ndarray, units: np.ndarray, eps_f: float):
 def host_second(
     fmany: Callable[[np.ndarray], np.ndarray],
     x: np.ndarray,
-    A: np.ndarray,
-    B: np.ndarray,
+    A: np.ndarray | tuple[np.ndarray, np.ndarray],
+    B: np.ndarray | tuple[np.ndarray, np.ndarray],
     eps_f: float,
 ):
-    """Mixed second differences: ``a_rᵀ ∇²f b_r`` for the rows of the step matrices ``A`` and ``B``.
+    """Mixed second differences: ``a_rᵀ ∇²f b_r`` for the rows of the step matrices ``A`` and ``B``
+    (either may be ``(axes, steps)``: steps along coordinate axes).
 
     ``E(h) = [f(x+a+b) - f(x+a-b) - f(x-a+b) + f(x-a-b)] / 4`` is ``aᵀ∇²f b`` up to
     ``O(h⁴)`` terms (odd orders cancel), so ``(4 E(h) - E(2h)) / 3`` with doubled

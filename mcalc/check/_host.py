@@ -144,6 +144,8 @@ class HostCalls:
         if key not in self._layouts and len(points) >= _BATCH_CHECK:
             self._layouts[key] = self._find_layout(points, shapes, treedef, dyn, one)
         layout = self.batching = self._layouts.get(key, "loop")
+        if layout != "trailing":  # points may come point-last (a transposed view)
+            points = np.ascontiguousarray(points)
         if layout == "loop":
             return np.array([one(row) for row in points], np.float64)
         per_call = max(1, _BATCH_ELEMENTS // max(1, points.shape[1]))
