@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 # subcommand -> (module, one-line help)
@@ -103,12 +104,18 @@ def _is_override(arg: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit status. ``argv=None`` (the ``mcalc`` program) reads ``sys.argv``."""
     args = parse_args(argv)
     try:
         return int(importlib.import_module(args._module).main(args) or 0)
     except KeyboardInterrupt:  # Ctrl-C outside a run's own handling: no traceback
         print(f"mcalc {args.command}: interrupted.", file=sys.stderr)
         return 130
+    finally:
+        if argv is None:
+            # The work is done (or stopped): a Ctrl-C while the interpreter shuts down (JAX's
+            # exit handlers take a moment) would print a traceback from inside them.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":  # pragma: no cover

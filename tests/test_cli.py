@@ -173,3 +173,21 @@ def test_bench_table_has_a_usage():
     )
     bare = subprocess.run([sys.executable, script], capture_output=True, text=True)
     assert bare.returncode == 2 and "the following arguments are required: JSON" in bare.stderr
+
+
+def test_a_ctrl_c_once_the_command_is_done_prints_no_traceback(tmp_path):
+    """Ctrl-C while the interpreter shuts down (JAX's exit handlers take a moment) reached the
+    user as a traceback from inside them; once ``mcalc`` has done its work it is ignored."""
+    script = (
+        "import os, signal, sys\n"
+        "sys.argv = ['mcalc', 'cookbook', 'search', 'logdet']\n"
+        "from mcalc.cli import main\n"
+        "rc = main()\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "print('exit status', rc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert "Traceback" not in out.stderr and "KeyboardInterrupt" not in out.stderr, out.stderr
+    assert out.returncode == 0 and "exit status 0" in out.stdout
