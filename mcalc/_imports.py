@@ -4,7 +4,8 @@ Shared by ``mcalc check`` (a user's function and gradient) and user-defined task
 (``task: mypkg.losses:poisson`` in a config). A dotted module is imported from the
 current directory or ``sys.path``; a ``.py`` path is executed once per process under
 a private module name (its folder goes on ``sys.path`` so that it can import its
-neighbours), unless the process imported that file already: then it is that module. ``NAME`` may be dotted (``mod:Class.attr``).
+neighbours), unless the process imported that file already: then it is that module.
+``NAME`` may be dotted (``mod:Class.attr``).
 """
 
 from __future__ import annotations
