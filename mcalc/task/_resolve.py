@@ -197,31 +197,21 @@ def task_reference(task: Task) -> str:
             raise TaskError(
                 f"mcalc: {ref!r} is the name of a built-in task; give your task another name."
             )
-        with _lock:
-            other = _loaded.get(ref)
-        if other is not None and other is not task:
-            # A notebook redefining its task (a fixed gradient, say): the newest one takes the name.
-            warnings.warn(
-                f"mcalc: task {ref!r} is redefined in this process; configs naming {ref!r} now "
-                "mean the new definition.",
-                stacklevel=3,
-            )
-            with _lock:
-                _by_object.pop(id(other), None)
-                _loaded[ref] = task
-        with _lock:
-            _loaded.setdefault(ref, task)
-            _by_object[id(task)] = ref
-        return ref
     with _lock:
-        # The object given is the one this reference means from now on in this process,
-        # even if the same file was loaded before as another module (``load_run`` of a
-        # run, then ``from poisson import poisson``): loading its runs gives it back.
+        # The object given is the one its reference means from now on in this process: a
+        # notebook redefining its task (a fixed gradient, say), or a file loaded before as
+        # another module (``load_run`` of a run, then ``from poisson import poisson``).
         stale = _loaded.get(ref)
         if stale is not None and stale is not task:
             _by_object.pop(id(stale), None)
         _loaded[ref] = task
         _by_object[id(task)] = ref
+    if stale is not None and stale is not task and not is_portable(ref):
+        warnings.warn(
+            f"mcalc: task {ref!r} is redefined in this process; configs naming {ref!r} now "
+            "mean the new definition.",
+            stacklevel=3,
+        )
     return ref
 
 

@@ -254,7 +254,6 @@ def drive(run: GroupRun) -> Outcome:
       An :class:`Outcome`: the final parameters and metrics of every lane and the history.
 
     Raises:
-      ValueError: resuming with a ``train.steps`` below the step the run has reached.
       KeyboardInterrupt: on Ctrl-C, after any file being written is complete (the callers
         turn it into :class:`Interrupted`).
     """
@@ -282,12 +281,8 @@ def drive(run: GroupRun) -> Outcome:
         history = [r for r in _files.read_jsonl(run.metrics_path) if r.get("chunk", 0) <= done]
         _rewrite(run, history)
         final = _from_records(run, history)
-        reached = resumed_from = int(np.max(final["step"]))
-        if reached > run.program.steps:
-            raise ValueError(
-                f"mcalc.train: train.steps={run.program.steps} is below the step this run has "
-                f"reached ({reached}); give at least {reached}."
-            )
+        # (a train.steps below this step is refused before the folder is touched: _run.py)
+        resumed_from = int(np.max(final["step"]))
     first_chunk_s = None
     live = ~_finished(run.program, final)
     if run.tick is not None:
